@@ -1,0 +1,3 @@
+from gatewarden.cli.app import main
+
+main()

@@ -1,0 +1,93 @@
+"""Analysis: anchor a window on the data's own clock, build features, run every enabled detector,
+and store explained findings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import duckdb
+
+from gatewarden.config import Config
+from gatewarden.db import scalar
+from gatewarden.detectors import DETECTORS
+from gatewarden.detectors.base import FINDING_COLUMNS, Window
+from gatewarden.errors import GatewardenError, UsageError
+from gatewarden.features import build_window
+
+
+@dataclass
+class AnalysisResult:
+    run_id: str
+    window: Window
+    requests: int
+    findings_by_detector: dict[str, int]
+
+
+def parse_duration(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value, unit = float(text[:-1]), text[-1].lower()
+        return timedelta(seconds=value * units[unit])
+    except (ValueError, KeyError, IndexError):
+        raise UsageError(f"--window {text!r} is not a duration.", "Write it like 24h, 90m or 7d.") from None
+
+
+def resolve_window(con: duckdb.DuckDBPyConnection, length: timedelta, day: date | None) -> Window:
+    """The window ends at the end of `day`, or of the newest day present in the data (never the wall clock)."""
+    if day is None:
+        newest = scalar(con, "SELECT max(ts) FROM requests")
+        if newest is None:
+            raise GatewardenError("The database holds no requests to analyse.", "Ingest logs first: `gatewarden ingest LOGS`.")
+        day = newest.date()
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time())
+    return Window(end - length, end)
+
+
+def run_id_for(window: Window, detectors: list[str]) -> str:
+    basis = f"{window.start.isoformat()}|{window.end.isoformat()}|{','.join(detectors)}"
+    return hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
+
+
+def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: list[str] | None = None) -> AnalysisResult:
+    enabled = [d for d in DETECTORS if (only is None or d.name in only) and _settings(cfg, d.name).enabled]
+    run_id = run_id_for(window, [d.name for d in enabled])
+    started = datetime.now()
+    n = build_window(con, window, cfg)
+    counts: dict[str, int] = {}
+    cols = ", ".join(FINDING_COLUMNS)
+    con.begin()
+    try:
+        # Re-analysing a window replaces its findings, so a re-run is idempotent.
+        con.execute("DELETE FROM findings WHERE window_start = ? AND window_end = ?", [window.start, window.end])
+        for cls in enabled:
+            detector = cls(_settings(cfg, cls.name))
+            sql = detector.findings_sql(con, window)
+            if not sql:
+                counts[cls.name] = 0
+                continue
+            before = scalar(con, "SELECT count(*) FROM findings")
+            con.execute(
+                f"""INSERT INTO findings ({cols}, finding_id, run_id, window_start, window_end)
+                SELECT {cols},
+                       substr(sha256(concat_ws('|', detector, scope, value, metric, ?, ?)), 1, 16),
+                       ?, ?, ?
+                FROM ({sql})""",
+                [window.start.isoformat(), window.end.isoformat(), run_id, window.start, window.end],
+            )
+            counts[cls.name] = scalar(con, "SELECT count(*) FROM findings") - before
+        con.execute("DELETE FROM analysis_runs WHERE run_id = ?", [run_id])
+        con.execute(
+            "INSERT INTO analysis_runs VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+            [run_id, window.start, window.end, n, [d.name for d in enabled], sum(counts.values()), started],
+        )
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return AnalysisResult(run_id, window, n, counts)
+
+
+def _settings(cfg: Config, name: str):
+    return getattr(cfg.detectors, name)

@@ -1,0 +1,38 @@
+"""The `gatewarden` command. Each sub-command lives in its own module, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from gatewarden import __version__
+from gatewarden.cli import analyze, ingest
+
+app = typer.Typer(
+    name="gatewarden",
+    help="Find abuse of a generative-AI API in its access logs, and tell the gateway what to do about it.\n\n"
+    "Exit codes: 0 ok, 1 error, 2 bad usage or config, 3 safety valve tripped (nothing written), "
+    "4 another run holds the lock.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+for module in (ingest, analyze):
+    module.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"gatewarden {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    pass
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,75 @@
+"""Opening the embedded DuckDB database: limits for out-of-core work, UTC, schema, macros.
+
+Schema lives in `sql/NN_<stage>.sql` files (run in name order, all idempotent) plus the
+`requests` table generated from `canonical.COLUMNS`; a new stage adds one file.
+Helpers here always consume results fully: DuckDB 2 refuses new work on a connection
+that still has an unfinished result.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from gatewarden.canonical import requests_ddl
+from gatewarden.config import DatabaseConfig
+from gatewarden.errors import GatewardenError
+
+
+def _sql_files() -> list[tuple[str, str]]:
+    folder = resources.files("gatewarden") / "sql"
+    return sorted((p.name, p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = Path(db.path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.exists():
+        raise GatewardenError(f"Database {path} does not exist.", "Run `gatewarden ingest LOGS --db {path}` first.")
+    temp = Path(db.temp_directory) if db.temp_directory else path.with_name(path.name + ".tmp")
+    config: dict[str, Any] = {"memory_limit": db.memory_limit, "temp_directory": str(temp)}
+    if db.threads:
+        config["threads"] = db.threads
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        raise GatewardenError(
+            f"Cannot open database {path}: {str(exc).splitlines()[0]}",
+            "Check that no other process holds it open and that the directory is writable.",
+        ) from None
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        con.execute(requests_ddl())
+        for _name, sql in _sql_files():
+            con.execute(sql)
+    for _name, sql in _macro_files():
+        con.execute(sql)
+    return con
+
+
+def _macro_files() -> list[tuple[str, str]]:
+    folder = resources.files("gatewarden") / "sql" / "macros"
+    return sorted((p.name, p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[tuple]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> Any:
+    result = con.execute(sql, params or []).fetchall()
+    return result[0][0] if result else None
+
+
+def dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))

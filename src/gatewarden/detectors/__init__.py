@@ -1,0 +1,11 @@
+"""The registry of detectors: adding one is a module here and one line in DETECTORS."""
+
+from __future__ import annotations
+
+from gatewarden.detectors.base import Detector
+
+DETECTORS: tuple[type[Detector], ...] = ()
+
+
+def detector_names() -> list[str]:
+    return [d.name for d in DETECTORS]

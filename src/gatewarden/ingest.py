@@ -1,0 +1,209 @@
+"""Ingest: files -> parser -> canonical `requests` rows, with every rejected line kept and counted.
+
+Per batch of lines, all work is set-based SQL; Python only touches the distinct tokens and the
+distinct IPv6 addresses of the batch. A file is ingested in one transaction: it lands whole or
+not at all, and re-ingesting identical content is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from gatewarden.config import Config
+from gatewarden.db import rows, scalar
+from gatewarden.enrich.asn_lookup import attach_asn
+from gatewarden.enrich.endpoints import endpoint_sql, query_keys_sql
+from gatewarden.enrich.ip import build_ip_map
+from gatewarden.errors import GatewardenError
+from gatewarden.parsers import FileParser, LineParser, Parser, ParserOptions, make_parser
+from gatewarden.parsers.base import LINES
+from gatewarden.parsers.sniff import sniff
+from gatewarden.parsers.suggest import suggestion
+from gatewarden.secrets import TokenClassifier, redact_sql
+from gatewarden.sources import ReadProblem, content_hash, expand_paths, read_line_batches
+
+Progress = Callable[[Path, int], None]
+
+
+@dataclass
+class FileResult:
+    path: Path
+    status: str  # ingested | replaced | unchanged
+    format: str = ""
+    lines: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    min_ts: datetime | None = None
+    max_ts: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+class IngestRefused(GatewardenError):
+    """A file whose rejected share is above ingest.max_reject_ratio."""
+
+
+def _canonical_insert(cfg: Config, source_file: str) -> str:
+    return f"""
+    INSERT INTO requests
+    SELECT p.ts,
+           nullif(p.request_id, ''),
+           coalesce(m.client_ip, p.client_ip),
+           m.ip_num,
+           coalesce(TRY_CAST(regexp_replace(p.asn, '^(?i:AS)', '') AS INTEGER), m.asn),
+           coalesce(nullif(p.as_org, ''), m.as_org),
+           upper(coalesce(nullif(p.country, ''), m.country)),
+           upper(p.method),
+           lower(p.host),
+           {redact_sql('p.path')},
+           {endpoint_sql('p.path', cfg.endpoints.rules)},
+           {query_keys_sql('p.path')},
+           TRY_CAST(p.status AS SMALLINT),
+           TRY_CAST(p.bytes_out AS BIGINT),
+           TRY_CAST(p.duration_ms AS DOUBLE),
+           p.user_agent,
+           {redact_sql('p.referer')},
+           t.token,
+           t.token_exp,
+           nullif(p.session_id, ''),
+           nullif(p.ja3, ''),
+           nullif(p.ja4, ''),
+           TRY_CAST(TRY_CAST(p.bot_score AS DOUBLE) AS SMALLINT),
+           nullif(p.graphql_query, ''),
+           nullif(p.accept_language, ''),
+           '{source_file.replace("'", "''")}',
+           p.source_line
+    FROM gw_parsed p
+    LEFT JOIN gw_ip_map m ON m.raw_ip = p.client_ip
+    LEFT JOIN gw_token_map t ON t.raw = p.token
+    WHERE p.reject_reason IS NULL"""
+
+
+class Ingestor:
+    def __init__(self, con: duckdb.DuckDBPyConnection, cfg: Config, options: ParserOptions,
+                 fmt: str = "auto", progress: Progress | None = None):
+        self.con = con
+        self.cfg = cfg
+        self.options = options
+        self.fmt = fmt
+        self.progress = progress
+        self.tokens = TokenClassifier(cfg.secrets)
+        self.have_asn = bool(scalar(con, "SELECT count(*) > 0 FROM asn_ranges"))
+
+    def ingest(self, paths: list[str]) -> list[FileResult]:
+        return [self.ingest_file(p) for p in expand_paths(paths)]
+
+    def ingest_file(self, path: Path) -> FileResult:
+        source = str(path)
+        digest = content_hash(path)
+        previous = rows(self.con, "SELECT content_hash FROM ingested_files WHERE source_file = ?", [source])
+        if previous and previous[0][0] == digest:
+            return FileResult(path, "unchanged")
+        parser = sniff(self.con, path, self.options) if self.fmt == "auto" else make_parser(self.fmt, self.options)
+        result = FileResult(path, "replaced" if previous else "ingested", parser.name)
+        self.con.begin()
+        try:
+            for table in ("requests", "rejects", "ingested_files"):
+                self.con.execute(f"DELETE FROM {table} WHERE source_file = ?", [source])
+            self._load(path, parser, result)
+            self._refuse_if_mostly_rejected(path, parser, result)
+            self.con.execute(
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+                [source, digest, path.stat().st_size, parser.name, result.lines, result.accepted,
+                 result.rejected, result.min_ts, result.max_ts],
+            )
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+        finally:
+            for name in ("gw_parsed", "gw_ip_map"):
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        return result
+
+    def _load(self, path: Path, parser: Parser, result: FileResult) -> None:
+        if isinstance(parser, FileParser):
+            self._load_batch(parser.file_sql(path), path, parser, result)
+            return
+        assert isinstance(parser, LineParser)
+        problems: list[ReadProblem] = []
+        sql = parser.select_sql()
+        for batch in read_line_batches(path, self.cfg.ingest.chunk_mb << 20, problems):
+            self.con.register(LINES, batch.table)
+            try:
+                self._load_batch(sql, path, parser, result)
+            finally:
+                self.con.unregister(LINES)
+            if self.progress:
+                self.progress(path, batch.table.num_rows)
+        for problem in problems:
+            result.problems.append(f"after line {problem.after_line - 1}: {problem.reason}")
+            self.con.execute(
+                "INSERT INTO rejects VALUES (?, NULL, ?, NULL, ?, current_timestamp)",
+                [str(path), f"file damaged after line {problem.after_line - 1}: {problem.reason}", parser.name],
+            )
+
+    def _load_batch(self, parsed_sql: str, path: Path, parser: Parser, result: FileResult) -> None:
+        con = self.con
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE gw_parsed AS
+            SELECT * REPLACE (coalesce(
+                CASE WHEN raw IS NOT NULL AND trim(raw) = '' THEN 'empty line' END,
+                reject_reason,
+                CASE WHEN ts IS NULL THEN 'timestamp missing or not understood' END) AS reject_reason)
+            FROM ({parsed_sql})"""
+        )
+        self._register_token_map()
+        build_ip_map(con, "gw_parsed")
+        if self.have_asn:
+            attach_asn(con, "gw_ip_map")
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE gw_ip_map AS SELECT *, NULL::INTEGER AS asn, "
+                        "NULL::VARCHAR AS as_org, NULL::VARCHAR AS country FROM gw_ip_map")
+        try:
+            con.execute(_canonical_insert(self.cfg, str(path)))
+            keep = self.cfg.ingest.reject_text_bytes
+            con.execute(
+                f"""INSERT INTO rejects
+                SELECT ?, source_line, reject_reason, left({redact_sql('raw')}, {keep}), ?, current_timestamp
+                FROM gw_parsed WHERE reject_reason IS NOT NULL""",
+                [str(path), parser.name],
+            )
+        finally:
+            con.unregister("gw_token_map")
+        total, rejected, lo, hi = con.execute(
+            "SELECT count(*), count(reject_reason), min(ts) FILTER (reject_reason IS NULL), "
+            "max(ts) FILTER (reject_reason IS NULL) FROM gw_parsed").fetchall()[0]
+        result.lines += total
+        result.rejected += rejected
+        result.accepted += total - rejected
+        result.min_ts = min(x for x in (result.min_ts, lo) if x is not None) if (result.min_ts or lo) else None
+        result.max_ts = max(x for x in (result.max_ts, hi) if x is not None) if (result.max_ts or hi) else None
+
+    def _register_token_map(self) -> None:
+        raw = [r[0] for r in self.con.execute(
+            "SELECT DISTINCT token FROM gw_parsed WHERE token IS NOT NULL AND reject_reason IS NULL").fetchall()]
+        identities = [self.tokens.classify(v) for v in raw]
+        table = pa.table({
+            "raw": pa.array(raw, pa.string()),
+            "token": pa.array([i.token for i in identities], pa.string()),
+            "token_exp": pa.array([i.exp for i in identities], pa.timestamp("us")),
+        })
+        self.con.register("gw_token_map", table)
+
+    def _refuse_if_mostly_rejected(self, path: Path, parser: Parser, result: FileResult) -> None:
+        if result.lines == 0 or result.rejected / result.lines <= self.cfg.ingest.max_reject_ratio:
+            return
+        first = rows(self.con, "SELECT source_line, reason, left(raw, 200) FROM rejects WHERE source_file = ? "
+                     "AND source_line IS NOT NULL ORDER BY source_line LIMIT 1", [str(path)])
+        line, reason, raw = first[0] if first else (None, "unknown", "")
+        raise IngestRefused(
+            f"{path}: {result.rejected} of {result.lines} lines ({result.rejected / result.lines:.0%}) could not be "
+            f"read as {parser.name}; first bad line {line}: {reason}: {raw!r}.",
+            suggestion(parser, raw or ""),
+        )

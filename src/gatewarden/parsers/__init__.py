@@ -1,0 +1,24 @@
+"""The registry of log formats: adding a format is one module and one line in PARSERS."""
+
+from __future__ import annotations
+
+from gatewarden.errors import UsageError
+from gatewarden.parsers.base import FileParser, LineParser, Parser, ParserOptions
+from gatewarden.parsers.jsonl import Jsonl
+
+# Order matters for sniffing: on a tie, the earlier (more specific) format wins.
+PARSERS: dict[str, type[Parser]] = {p.name: p for p in (Jsonl,)}
+
+
+def format_names() -> list[str]:
+    return ["auto", *PARSERS]
+
+
+def make_parser(name: str, options: ParserOptions) -> Parser:
+    try:
+        return PARSERS[name](options)
+    except KeyError:
+        raise UsageError(f"Unknown format {name!r}.", f"Use one of: {', '.join(format_names())}.") from None
+
+
+__all__ = ["PARSERS", "FileParser", "LineParser", "Parser", "ParserOptions", "format_names", "make_parser"]

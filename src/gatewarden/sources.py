@@ -1,0 +1,152 @@
+"""Finding input files and reading them as batches of lines, whatever the compression.
+
+Lines reach DuckDB as Arrow batches of (source_line, line): decompression and splitting run in
+C (zlib/zstd, Python's codec, Arrow's split kernel), never a Python loop per line.
+Bytes that are not UTF-8 become `\\xNN` escapes, as nginx itself logs them, so a line with a
+binary payload still parses and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+from gatewarden.errors import UsageError
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass
+class LineBatch:
+    table: pa.Table  # columns: source_line int64, line large_string
+    first_line: int
+
+
+@dataclass
+class ReadProblem:
+    """A file-level problem found while reading (a truncated archive); becomes a reject."""
+
+    after_line: int
+    reason: str
+
+
+def expand_paths(paths: list[str]) -> list[Path]:
+    """Files named directly, files under directories (recursively), and glob matches; sorted, unique."""
+    found: dict[str, Path] = {}
+    for raw in paths:
+        matches = [Path(p) for p in sorted(glob.glob(raw, recursive=True))] if glob.has_magic(raw) else [Path(raw)]
+        if not matches:
+            raise UsageError(f"No file matches {raw}.", "Check the path or quote the glob so the shell does not expand it.")
+        for m in matches:
+            if m.is_dir():
+                for f in sorted(m.rglob("*")):
+                    if f.is_file() and not f.name.startswith("."):
+                        found[str(f.resolve())] = f.resolve()
+            elif m.is_file():
+                found[str(m.resolve())] = m.resolve()
+            else:
+                raise UsageError(f"{raw} does not exist.", "Check the path.")
+    return [found[k] for k in sorted(found)]
+
+
+def content_hash(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def compression_of(path: Path) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return None
+
+
+def open_decompressed(path: Path) -> io.BufferedIOBase:
+    kind = compression_of(path)
+    if kind == "gzip":
+        return gzip.open(path, "rb")
+    if kind == "zstd":
+        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True)
+    return open(path, "rb")
+
+
+def head_lines(path: Path, max_lines: int = 200, max_bytes: int = 1 << 20) -> list[str]:
+    """The first lines of a file (decompressed), for format sniffing."""
+    try:
+        with open_decompressed(path) as f:
+            data = f.read(max_bytes)
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError):
+        data = b""
+    text = _decode(data)
+    lines = text.split("\n")
+    if len(data) == max_bytes and len(lines) > 1:
+        lines = lines[:-1]  # the last one is cut
+    return [ln.rstrip("\r") for ln in lines[:max_lines] if ln.strip()]
+
+
+def head_bytes(path: Path, n: int = 4096) -> bytes:
+    try:
+        with open_decompressed(path) as f:
+            return f.read(n)
+    except (EOFError, OSError, zlib.error, zstandard.ZstdError):
+        return b""
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="backslashreplace")
+
+
+def _split(text: str, first_line: int) -> LineBatch:
+    lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
+    lines = pc.utf8_rtrim(lines, characters="\r")
+    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
+    return LineBatch(pa.table({"source_line": numbers, "line": lines}), first_line)
+
+
+def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem]) -> Iterator[LineBatch]:
+    """Yield batches of whole lines. A truncated or corrupt archive yields what was readable and
+    appends a ReadProblem instead of raising, so the good lines before the damage are kept."""
+    next_line = 1
+    carry = b""
+    with open_decompressed(path) as f:
+        while True:
+            try:
+                block = f.read(chunk_bytes)
+            except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
+                # Everything decoded so far is kept; the cut-off last line (in `carry`) still goes
+                # through the parser below and is rejected on its own if it is incomplete.
+                problems.append(ReadProblem(next_line, f"compressed stream is damaged ({type(exc).__name__}: {exc})"))
+                break
+            if not block:
+                break
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data  # a single line longer than the chunk: keep accumulating
+                continue
+            carry = data[cut + 1 :]
+            batch = _split(_decode(data[:cut]), next_line)
+            next_line += batch.table.num_rows
+            yield batch
+    if carry:
+        yield _split(_decode(carry), next_line)
