@@ -13,3 +13,9 @@ class Section(BaseModel):
     """A config table. Unknown keys are errors, so a typo never silently falls back to a default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class DetectorSettings(Section):
+    """Fields every detector has."""
+
+    enabled: bool = True

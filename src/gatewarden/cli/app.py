@@ -1,11 +1,18 @@
-"""The `gatewarden` command. Each sub-command lives in its own module, registered here."""
+"""The `gatewarden` command. Each sub-command group lives in its own module, registered here."""
 
 from __future__ import annotations
 
 import typer
 
 from gatewarden import __version__
-from gatewarden.cli import analyze, ingest
+from gatewarden.cli import analyze as analyze_commands
+from gatewarden.cli import ingest as ingest_commands
+
+# One module per line: adding a command group is one import and one line here.
+COMMAND_MODULES = (
+    ingest_commands,
+    analyze_commands,
+)
 
 app = typer.Typer(
     name="gatewarden",
@@ -18,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-for module in (ingest, analyze):
+for module in COMMAND_MODULES:
     module.register(app)
 
 

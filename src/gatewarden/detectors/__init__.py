@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gatewarden.detectors.base import Detector
 
-DETECTORS: tuple[type[Detector], ...] = ()
+# One detector per line, in the order they run.
+DETECTORS: tuple[type[Detector], ...] = (
+)
 
 
 def detector_names() -> list[str]:

@@ -1,4 +1,8 @@
-"""Thresholds of every detector, with their defaults and the reasoning behind them."""
+"""Every detector's thresholds, assembled into `[detectors.<name>]` config tables.
+
+Each detector keeps its `Settings` class (fields, defaults and the reasoning behind them) in
+its own module; this file only lists them, one line per detector.
+"""
 
 from __future__ import annotations
 

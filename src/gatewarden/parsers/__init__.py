@@ -6,8 +6,10 @@ from gatewarden.errors import UsageError
 from gatewarden.parsers.base import FileParser, LineParser, Parser, ParserOptions
 from gatewarden.parsers.jsonl import Jsonl
 
-# Order matters for sniffing: on a tie, the earlier (more specific) format wins.
-PARSERS: dict[str, type[Parser]] = {p.name: p for p in (Jsonl,)}
+# One format per line. Order matters for sniffing: on a tie, the earlier (more specific) wins.
+PARSERS: dict[str, type[Parser]] = {p.name: p for p in (
+    Jsonl,
+)}
 
 
 def format_names() -> list[str]:
