@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from gatewarden.decisions.config import DecisionsConfig
 from gatewarden.detectors.config import DetectorsConfig
 from gatewarden.errors import ConfigError
+from gatewarden.ops.config import OperationsConfig
 from gatewarden.reports.config import ReportsConfig
 from gatewarden.settings import Section
 
@@ -86,6 +87,7 @@ class Config(Section):
     detectors: DetectorsConfig = DetectorsConfig()
     decisions: DecisionsConfig = DecisionsConfig()
     reports: ReportsConfig = ReportsConfig()
+    operations: OperationsConfig = OperationsConfig()
 
 
 ENV_OVERRIDES = {

@@ -7,10 +7,12 @@ import typer
 from gatewarden import __version__
 from gatewarden.cli import analyze as analyze_commands
 from gatewarden.cli import ingest as ingest_commands
+from gatewarden.cli import init as init_commands
 from gatewarden.cli import rejects as rejects_commands
 
 # One module per line: adding a command group is one import and one line here.
 COMMAND_MODULES = (
+    init_commands,
     ingest_commands,
     rejects_commands,
     analyze_commands,

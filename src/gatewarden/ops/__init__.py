@@ -1,0 +1,1 @@
+"""Nightly operation: the run lock, structured stage logs and state kept across nights."""
