@@ -6,8 +6,30 @@ its own module; this file only lists them, one line per detector.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from gatewarden.settings import Section
 
 
+class CostSettings(Section):
+    """`[detectors.cost]`: what one request costs the operator, so findings and limits can be ranked by money."""
+
+    per_endpoint: dict[str, float] = Field(
+        default_factory=dict,
+        description="Endpoint template -> cost per call, e.g. {'/v1/chat/completions' = 0.002}. Wins over the estimate below.",
+    )
+    per_second: float = Field(
+        0.0005, ge=0,
+        description="Estimated cost of one second of request duration. Generative calls cost GPU time roughly in "
+        "proportion to how long they run, so duration_ms is the best proxy a log carries.",
+    )
+    per_call: float = Field(
+        0.00001, ge=0, description="Floor cost of any call (edge, auth, logging), also used when duration is missing."
+    )
+    static: float = Field(0.0, ge=0, description="Cost of a static asset request (served from cache).")
+
+
 class DetectorsConfig(Section):
-    """One sub-table per detector, `[detectors.<name>]`."""
+    """One sub-table per detector, `[detectors.<name>]`, plus `[detectors.cost]` (per-request cost estimate)."""
+
+    cost: CostSettings = CostSettings()
