@@ -8,6 +8,7 @@ from gatewarden import __version__
 from gatewarden.cli import analyze as analyze_commands
 from gatewarden.cli import ingest as ingest_commands
 from gatewarden.cli import init as init_commands
+from gatewarden.cli import prune as prune_commands
 from gatewarden.cli import rejects as rejects_commands
 
 # One module per line: adding a command group is one import and one line here.
@@ -16,6 +17,7 @@ COMMAND_MODULES = (
     ingest_commands,
     rejects_commands,
     analyze_commands,
+    prune_commands,
 )
 
 app = typer.Typer(

@@ -1,0 +1,156 @@
+"""State across nights: daily per-entity aggregates, thresholds, smoothed rate limits, pruning.
+
+Everything is keyed by day and replaced, never added to, so a late or repeated day is harmless.
+The aggregates are what baselines read once raw requests have been pruned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from gatewarden.config import Config
+from gatewarden.db import rows, scalar, table_exists
+from gatewarden.detectors.base import Window
+from gatewarden.features import build_window
+from gatewarden.ops.config import OperationsConfig
+
+# scope -> the `win` expression naming the entity; '*' is the whole day.
+ENTITY_SCOPES = {
+    "token": "token",
+    "ip": "client_ip",
+    "fingerprint": "fingerprint",
+    "asn": "CAST(asn AS VARCHAR)",
+    "*": "'*'",
+}
+
+
+def day_window(day: date) -> Window:
+    start = datetime.combine(day, datetime.min.time())
+    return Window(start, start + timedelta(days=1))
+
+
+def record_day(con: duckdb.DuckDBPyConnection, cfg: Config, day: date, analysed: Window | None = None) -> int:
+    """Replace `day`'s rows of entity_daily and threshold_daily. Reuses the temp table `win` when the
+    analysis window `analysed` covers the whole day (the nightly case), else builds features for the day."""
+    whole = day_window(day)
+    if not (analysed and table_exists(con, "win") and analysed.start <= whole.start and analysed.end >= whole.end):
+        build_window(con, whole, cfg)
+    selects = [
+        f"""SELECT CAST(? AS DATE) AS day, '{scope}' AS scope, {expr} AS value, count(*) AS requests, round(sum(cost), 6) AS cost,
+                   count(*) FILTER (WHERE status >= 400) AS errors, count(DISTINCT date_trunc('hour', ts)) AS active_hours,
+                   count(DISTINCT client_ip) AS distinct_ips, count(DISTINCT token) AS distinct_tokens,
+                   count(DISTINCT asn) AS distinct_asns, round(avg(automated), 4) AS automated_share,
+                   min(ts) AS first_seen, max(ts) AS last_seen
+            FROM win WHERE ts >= ? AND ts < ? AND {expr} IS NOT NULL GROUP BY ALL"""
+        for scope, expr in ENTITY_SCOPES.items()
+    ]
+    params: list[Any] = []
+    for _ in ENTITY_SCOPES:
+        params += [day, whole.start, whole.end]
+    con.begin()
+    try:
+        con.execute("DELETE FROM entity_daily WHERE day = ?", [day])
+        con.execute("INSERT INTO entity_daily " + " UNION ALL ".join(selects), params)
+        con.execute("DELETE FROM threshold_daily WHERE day = ?", [day])
+        con.execute("""
+            INSERT INTO threshold_daily
+            SELECT CAST(? AS DATE), detector, scope, metric, round(median(threshold), 6), count(*), max(observed)
+            FROM findings WHERE window_end = ? GROUP BY detector, scope, metric""", [day, whole.end])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return scalar(con, "SELECT count(*) FROM entity_daily WHERE day = ?", [day])
+
+
+def smooth_rate_limits(con: duckdb.DuckDBPyConnection, tonight: Iterable[Mapping[str, Any]], day: date,
+                       ops: OperationsConfig | None = None, field: str = "per_minute") -> list[dict[str, Any]]:
+    """Tonight's recommended limits moved smoothly from the previous nights' published ones.
+
+    Each item needs `scope`, `value` and `field` (the recommended limit). The published limit is an EWMA
+    of tonight's recommendation and the latest earlier night's published limit, bounded to
+    [previous x max_down, previous x max_up] so one odd night cannot swing the gate. A key seen for the
+    first time gets its recommendation as is. The day's history is replaced, so a re-run is idempotent.
+    Returns copies of the items with `field` smoothed (integers stay integers, rounded up) plus
+    `recommended` and `previous`.
+    """
+    ops = ops or OperationsConfig()
+    items = [dict(item) for item in tonight]
+    con.execute("CREATE OR REPLACE TEMP TABLE gw_tonight (scope VARCHAR, value VARCHAR, recommended DOUBLE)")
+    if items:
+        con.executemany("INSERT INTO gw_tonight VALUES (?, ?, ?)", [[i["scope"], i["value"], float(i[field])] for i in items])
+    smoothed = {
+        (scope, value): (recommended, previous, published)
+        for scope, value, recommended, previous, published in rows(con, """
+            WITH prev AS (
+                SELECT scope, value, arg_max(smoothed, day) AS previous
+                FROM rate_limit_history WHERE day < ? GROUP BY scope, value
+            )
+            SELECT t.scope, t.value, t.recommended, p.previous,
+                   CASE WHEN p.previous IS NULL THEN t.recommended
+                        ELSE least(greatest(? * t.recommended + (1 - ?) * p.previous, p.previous * ?), p.previous * ?) END
+            FROM gw_tonight t LEFT JOIN prev p USING (scope, value)""",
+            [day, ops.rate_limit_alpha, ops.rate_limit_alpha, ops.rate_limit_max_down, ops.rate_limit_max_up])
+    }
+    con.begin()
+    try:
+        con.execute("DELETE FROM rate_limit_history WHERE day = ?", [day])
+        if smoothed:
+            con.executemany("INSERT INTO rate_limit_history VALUES (?, ?, ?, ?, ?, ?)",
+                            [[day, s, v, r, p, x] for (s, v), (r, p, x) in smoothed.items()])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    con.execute("DROP TABLE gw_tonight")
+    result = []
+    for item in items:
+        recommended, previous, published = smoothed[(item["scope"], item["value"])]
+        as_int = isinstance(item[field], int)
+        result.append({**item, field: math.ceil(published) if as_int else round(published, 6),
+                       "recommended": item[field], "previous": previous})
+    return result
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    cutoff: date | None
+    requests_deleted: int
+    days_summarised: list[date]
+
+
+def prune(con: duckdb.DuckDBPyConnection, cfg: Config, keep_days: int, dry_run: bool = False) -> PruneResult:
+    """Delete raw requests older than `keep_days` days before the newest day in the data (the data's clock,
+    never the wall clock). Days about to go that have no daily aggregates yet are summarised first."""
+    newest = scalar(con, "SELECT max(ts) FROM requests")
+    if newest is None:
+        return PruneResult(None, 0, [])
+    cutoff = newest.date() - timedelta(days=keep_days - 1)
+    doomed = scalar(con, "SELECT count(*) FROM requests WHERE ts < ?", [cutoff])
+    missing = [r[0] for r in rows(con, """
+        SELECT DISTINCT CAST(ts AS DATE) AS day FROM requests WHERE ts < ?
+        EXCEPT SELECT day FROM entity_daily ORDER BY day""", [cutoff])]
+    if dry_run:
+        return PruneResult(cutoff, doomed, missing)
+    for day in missing:
+        record_day(con, cfg, day)
+    con.execute("DELETE FROM requests WHERE ts < ?", [cutoff])
+    con.execute("CHECKPOINT")
+    return PruneResult(cutoff, doomed, missing)
+
+
+def baseline(con: duckdb.DuckDBPyConnection, scope: str, day: date, days: int) -> dict[str, dict[str, float]]:
+    """Per entity of `scope`: median requests, cost and automated share over the `days` days before `day`."""
+    return {
+        value: {"requests": req, "cost": cost, "automated_share": auto, "days": n}
+        for value, req, cost, auto, n in rows(con, """
+            SELECT value, median(requests), median(cost), median(automated_share), count(*)
+            FROM entity_daily WHERE scope = ? AND day < ? AND day >= ? GROUP BY value""",
+            [scope, day, day - timedelta(days=days)])
+    }
