@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from gatewarden.detectors.base import Detector
+from gatewarden.detectors.graphql import GraphqlDetector
 
 # One detector per line, in the order they run.
 DETECTORS: tuple[type[Detector], ...] = (
+    GraphqlDetector,
 )
 
 

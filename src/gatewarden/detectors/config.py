@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from gatewarden.detectors import graphql as graphql_detector
 from gatewarden.settings import Section
 
 
@@ -33,3 +34,4 @@ class DetectorsConfig(Section):
     """One sub-table per detector, `[detectors.<name>]`, plus `[detectors.cost]` (per-request cost estimate)."""
 
     cost: CostSettings = CostSettings()
+    graphql: graphql_detector.Settings = graphql_detector.Settings()
