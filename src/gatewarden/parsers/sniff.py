@@ -5,6 +5,7 @@ Sniffing runs each candidate's own SQL over a sample, so it can never disagree w
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -13,6 +14,7 @@ import pyarrow as pa
 from gatewarden.errors import GatewardenError
 from gatewarden.parsers import PARSERS
 from gatewarden.parsers.base import LINES, FileParser, LineParser, Parser, ParserOptions
+from gatewarden.parsers.suggest import infer_log_format
 from gatewarden.sources import head_bytes, head_lines
 
 MIN_SHARE = 0.5
@@ -40,6 +42,9 @@ def sniff(con: duckdb.DuckDBPyConnection, path: Path, options: ParserOptions) ->
             return cls(options)
     lines = head_lines(path)
     candidates = [cls(options) for cls in PARSERS.values() if issubclass(cls, LineParser)]
+    if options.log_format:
+        # The given log_format is tried first; the built-in formats still read the other files of a mixed directory.
+        candidates += [cls(replace(options, log_format=None)) for cls in PARSERS.values() if issubclass(cls, LineParser)]
     candidates = [p for p in candidates if p.usable()]
     if not lines:
         return candidates[0]
@@ -49,6 +54,17 @@ def sniff(con: duckdb.DuckDBPyConnection, path: Path, options: ParserOptions) ->
         raise GatewardenError(
             f"Cannot recognise the log format of {path}: no known format reads more than "
             f"{share:.0%} of its first {len(lines)} lines (first line: {lines[0][:160]!r}).",
-            "Name the format with --format, or pass your nginx log_format string with --log-format '...'.",
+            _fix(con, lines),
         )
     return best
+
+
+def _fix(con: duckdb.DuckDBPyConnection, lines: list[str]) -> str:
+    inferred = infer_log_format(lines[0])
+    if inferred:
+        share = accepted_share(con, PARSERS["nginx"](ParserOptions(log_format=inferred)), lines)
+        if share > 0:
+            return (f"It looks like an nginx/Apache log with a custom format; this --log-format, inferred from its first "
+                    f"line, reads {share:.0%} of the sample: --log-format '{inferred}' "
+                    "(rename any $unknown_N to the real variable; add --max-reject-ratio if some lines use another format).")
+    return "Name the format with --format, or pass your nginx log_format string with --log-format '...'."
