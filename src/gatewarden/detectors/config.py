@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from gatewarden.detectors import anomaly as anomaly_detector
+from gatewarden.detectors import asn_automation as asn_automation_detector
+from gatewarden.detectors import burst as burst_detector
+from gatewarden.detectors import fingerprint_quota as fingerprint_quota_detector
 from gatewarden.detectors import graphql as graphql_detector
+from gatewarden.detectors import ip_token_fanout as ip_token_fanout_detector
+from gatewarden.detectors import token_ip_fanout as token_ip_fanout_detector
 from gatewarden.settings import Section
 
 
@@ -34,4 +40,10 @@ class DetectorsConfig(Section):
     """One sub-table per detector, `[detectors.<name>]`, plus `[detectors.cost]` (per-request cost estimate)."""
 
     cost: CostSettings = CostSettings()
+    token_ip_fanout: token_ip_fanout_detector.Settings = token_ip_fanout_detector.Settings()
+    ip_token_fanout: ip_token_fanout_detector.Settings = ip_token_fanout_detector.Settings()
+    asn_automation: asn_automation_detector.Settings = asn_automation_detector.Settings()
+    fingerprint_quota: fingerprint_quota_detector.Settings = fingerprint_quota_detector.Settings()
+    burst: burst_detector.Settings = burst_detector.Settings()
+    anomaly: anomaly_detector.Settings = anomaly_detector.Settings()
     graphql: graphql_detector.Settings = graphql_detector.Settings()

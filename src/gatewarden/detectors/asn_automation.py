@@ -1,0 +1,86 @@
+"""asn_automation: networks (ASNs) whose traffic is far more automated than everyone else's.
+
+Each ASN's share of automated requests (CDN bot score where logged, else gatewarden's own
+`automated` evidence >= 0.5) is compared with the day's global share. A Wilson lower bound keeps
+small ASNs from being judged on noise: an ASN is reported when we are confident (z) its true share
+is above the baseline by a margin. An ASN-wide action hits everyone there, so high severity needs an
+extreme share AND little collateral: few requests from tokens that look like people.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from pydantic import Field
+
+from gatewarden.detectors.base import Detector, Window
+from gatewarden.detectors.stats import findings_select, wilson_lower
+from gatewarden.settings import DetectorSettings
+
+
+class Settings(DetectorSettings):
+    z: float = Field(2.58, gt=0, description="Confidence of the Wilson lower bound (2.58 = 99%).")
+    margin: float = Field(
+        0.5, gt=0, le=1, description="Report when the lower bound exceeds baseline + margin x (1 - baseline): halfway from "
+        "the typical share to all-automated (30% -> 65%).",
+    )
+    extreme: float = Field(
+        0.75, gt=0, le=1, description="High severity needs the lower bound above baseline + extreme x (1 - baseline) "
+        "(30% -> 82.5%) ...",
+    )
+    max_collateral_share: float = Field(
+        0.15, ge=0, le=1, description="... and at most this share of the ASN's requests from human-looking tokens."
+    )
+    min_requests_share: float = Field(
+        0.001, ge=0, le=1, description="An ASN needs this share of the day's requests (and min_requests) to be judged."
+    )
+    min_requests: int = Field(50, ge=1, description="Absolute minimum requests per ASN, for small days.")
+
+
+class AsnAutomation(Detector):
+    name = "asn_automation"
+    summary = "An ASN whose automated share is far above the day's baseline (bot farms in hosting networks)."
+
+    def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
+        s: Settings = self.settings  # type: ignore[assignment]
+        lower = wilson_lower("a.automated", "a.requests", s.z)
+        con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE gw_asn_candidates AS
+        WITH r AS (SELECT *, automated >= 0.5 AS is_auto FROM win WHERE asn IS NOT NULL),
+        human_tokens AS (
+            -- Tokens that look like people: mostly not automated. Their requests are the collateral of an ASN block.
+            SELECT token FROM win WHERE token IS NOT NULL GROUP BY token HAVING avg(automated) < 0.5
+        ),
+        a AS (
+            SELECT asn, any_value(as_org) AS as_org, bool_or(is_hosting) AS is_hosting, count(*) AS requests,
+                   count(*) FILTER (WHERE is_auto) AS automated, count(DISTINCT token) AS tokens,
+                   count(DISTINCT client_ip) AS ips,
+                   count(*) FILTER (WHERE token IN (SELECT token FROM human_tokens)) AS collateral_requests,
+                   count(DISTINCT token) FILTER (WHERE token IN (SELECT token FROM human_tokens)) AS collateral_tokens
+            FROM r GROUP BY asn
+        ),
+        g AS (SELECT avg(CASE WHEN automated >= 0.5 THEN 1.0 ELSE 0.0 END) AS baseline, count(*) AS total FROM win),
+        j AS (
+            SELECT a.*, g.baseline, g.total, {lower} AS lower_bound,
+                   g.baseline + {s.margin} * (1 - g.baseline) AS threshold,
+                   g.baseline + {s.extreme} * (1 - g.baseline) AS extreme_at,
+                   CAST(a.collateral_requests AS DOUBLE) / a.requests AS collateral_share
+            FROM a CROSS JOIN g
+            WHERE a.requests >= greatest({s.min_requests}, {s.min_requests_share} * g.total)
+        )
+        SELECT 'asn' AS scope, CAST(asn AS VARCHAR) AS value, 'automated_share_lower_bound' AS metric,
+               lower_bound AS observed, threshold,
+               CASE WHEN lower_bound >= extreme_at AND collateral_share <= {s.max_collateral_share} THEN 'high'
+                    WHEN lower_bound >= extreme_at THEN 'medium' ELSE 'low' END AS severity,
+               json_object('asn', asn) AS match,
+               json_object('window_hours', {window.hours}, 'as_org', as_org, 'is_hosting', is_hosting,
+                           'automated_share', round(CAST(automated AS DOUBLE) / requests, 4),
+                           'automated_requests', automated, 'baseline_share', round(baseline, 4), 'z', {s.z},
+                           'extreme_at', round(extreme_at, 4), 'distinct_tokens', tokens, 'distinct_ips', ips,
+                           'collateral_requests', collateral_requests, 'collateral_tokens', collateral_tokens,
+                           'collateral_share', round(collateral_share, 4),
+                           'recommendation', CASE WHEN lower_bound >= extreme_at AND collateral_share <= {s.max_collateral_share}
+                                                  THEN 'asn-wide challenge or block'
+                                                  ELSE 'act on the automated entities inside, not the ASN' END) AS details
+        FROM j WHERE lower_bound >= threshold
+        """)
+        return findings_select(self.name, "gw_asn_candidates", "asn")

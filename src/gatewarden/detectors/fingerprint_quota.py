@@ -1,0 +1,80 @@
+"""fingerprint_quota: anonymous usage per client fingerprint over a quota derived from the population.
+
+Low-and-slow scraping through residential proxies spreads over thousands of addresses sending
+1-4 requests each, so no address and no token stands out. What the scraper cannot rotate cheaply
+is its client: TLS stack (JA4/JA3), browser build, language. `win.fingerprint` hashes exactly
+those, so the fingerprint's total anonymous usage is measured against a quota: the typical
+fingerprint's usage times a robust band (log scale median + k x MAD).
+
+Popular real browsers share fingerprints too; they differ in shape: many sessions with page
+loads and cookies, several requests per address. High severity therefore also needs the spread
+shape (few requests per address, many addresses) and mostly-automated sessions.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from pydantic import Field
+
+from gatewarden.detectors.base import Detector, Window
+from gatewarden.detectors.stats import findings_select, fingerprint_match, log_mad_threshold
+from gatewarden.settings import DetectorSettings
+
+
+class Settings(DetectorSettings):
+    k: float = Field(4.0, gt=0, description="Robust standard deviations (log scale) above the typical fingerprint's usage.")
+    floor: float = Field(
+        50, ge=1, description="Least anonymous requests per fingerprint to report: below it no quota is worth enforcing."
+    )
+    spread_requests_per_ip: float = Field(
+        4.0, gt=0, description="Median requests per address at or below which usage is 'spread' (rotating proxies send 1-4)."
+    )
+    spread_min_ips: int = Field(
+        20, ge=1, description="Least distinct addresses for the spread shape: a handful of addresses is a household."
+    )
+    high_score: float = Field(2.0, gt=1, description="Observed/quota needed, with the spread shape, for high severity.")
+
+
+class FingerprintQuota(Detector):
+    name = "fingerprint_quota"
+    summary = "Anonymous usage of one client fingerprint far above the population's quota (residential-proxy scraping)."
+
+    def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
+        s: Settings = self.settings  # type: ignore[assignment]
+        con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE gw_fpq_candidates AS
+        WITH anon AS (SELECT * FROM win WHERE token IS NULL AND fingerprint IS NOT NULL AND NOT is_static),
+        per_ip AS (SELECT fingerprint, client_ip, count(*) AS n FROM anon GROUP BY ALL),
+        f AS (
+            SELECT fingerprint, count(*) AS requests, count(DISTINCT client_ip) AS ips, count(DISTINCT net) AS nets,
+                   count(DISTINCT asn) AS asns, count(DISTINCT session_key) AS sessions, avg(automated) AS automated_share,
+                   mode(ja4) AS ja4, mode(ja3) AS ja3, mode(user_agent) AS user_agent, count(DISTINCT user_agent) AS user_agents,
+                   mode(accept_language) AS accept_language, any_value(ua_family) AS ua_family,
+                   any_value(ua_major) AS ua_major, bool_or(is_hosting) AS is_hosting
+            FROM anon GROUP BY fingerprint
+        ),
+        shape AS (SELECT fingerprint, median(n) AS median_per_ip FROM per_ip GROUP BY fingerprint),
+        q AS (SELECT count(*) AS population, {log_mad_threshold('requests', s.k, s.floor)} AS quota FROM f),
+        pages AS (
+            -- Real browsers behind a shared fingerprint load pages: static assets in the same sessions.
+            SELECT fingerprint, avg(CASE WHEN is_static THEN 1.0 ELSE 0.0 END) AS static_share FROM win
+            WHERE fingerprint IS NOT NULL GROUP BY fingerprint
+        )
+        SELECT 'fingerprint' AS scope, f.fingerprint AS value, 'anonymous_requests' AS metric, f.requests AS observed,
+               q.quota AS threshold,
+               CASE WHEN f.requests >= {s.high_score} * q.quota AND shape.median_per_ip <= {s.spread_requests_per_ip}
+                         AND f.ips >= {s.spread_min_ips} AND f.automated_share >= 0.5 THEN 'high'
+                    WHEN shape.median_per_ip <= {s.spread_requests_per_ip} AND f.ips >= {s.spread_min_ips} THEN 'medium'
+                    ELSE 'low' END AS severity,
+               -- The match names only the raw fields the fingerprint stands for (NULL members left out).
+               {fingerprint_match('f.ja4', 'f.ja3', 'f.user_agent', 'f.accept_language')} AS match,
+               json_object('window_hours', {window.hours}, 'distinct_ips', f.ips, 'distinct_nets', f.nets, 'distinct_asns', f.asns,
+                           'sessions', f.sessions, 'median_requests_per_ip', shape.median_per_ip,
+                           'automated_share', round(f.automated_share, 3), 'static_share', round(pages.static_share, 3),
+                           'ua_family', f.ua_family, 'ua_major', f.ua_major, 'is_hosting', f.is_hosting,
+                           'user_agents_in_fingerprint', f.user_agents, 'population_fingerprints', q.population,
+                           'k', {s.k}) AS details
+        FROM f CROSS JOIN q JOIN shape USING (fingerprint) LEFT JOIN pages USING (fingerprint)
+        WHERE f.requests >= q.quota
+        """)
+        return findings_select(self.name, "gw_fpq_candidates", "fingerprint")
