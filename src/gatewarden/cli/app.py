@@ -6,10 +6,14 @@ import typer
 
 from gatewarden import __version__
 from gatewarden.cli import analyze as analyze_commands
+from gatewarden.cli import decide as decide_commands
+from gatewarden.cli import diff as diff_commands
+from gatewarden.cli import explain as explain_commands
 from gatewarden.cli import ingest as ingest_commands
 from gatewarden.cli import init as init_commands
 from gatewarden.cli import prune as prune_commands
 from gatewarden.cli import rejects as rejects_commands
+from gatewarden.cli import run as run_commands
 
 # One module per line: adding a command group is one import and one line here.
 COMMAND_MODULES = (
@@ -17,6 +21,10 @@ COMMAND_MODULES = (
     ingest_commands,
     rejects_commands,
     analyze_commands,
+    decide_commands,
+    run_commands,
+    explain_commands,
+    diff_commands,
     prune_commands,
 )
 

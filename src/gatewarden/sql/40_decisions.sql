@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     window_start   TIMESTAMP NOT NULL,
     window_end     TIMESTAMP NOT NULL,
     status         VARCHAR NOT NULL,      -- active | expired | allowlisted | suppressed
-    status_reason  VARCHAR                -- why allowlisted/suppressed (which allowlist entry, merged into which cidr)
+    status_reason  VARCHAR,               -- why allowlisted/suppressed/expired (allowlist entry, merged into which cidr)
+    reissued       BOOLEAN NOT NULL DEFAULT false  -- carried over from an earlier run while still active (not a new offence)
 );
 
 -- One row per decide run: its window, what it decided and whether the safety valve let it out.

@@ -1,0 +1,76 @@
+"""The safety valve: refuse to publish decisions that would stop a real share of clean traffic.
+
+Clean traffic is every request of the window that no finding's `match` selects. The active
+block/challenge decisions are replayed with the gateway matcher; if they would stop more than
+`safety_max_clean_share` of the clean requests, or of the clean tokens (tokens none of whose
+requests carry a finding), nothing is written and the run exits 3 naming the culprits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from gatewarden.db import dicts, scalar
+from gatewarden.decisions.model import Decision
+from gatewarden.detectors.base import Window
+from gatewarden.errors import SafetyValveTripped
+from gatewarden.replay import STOPPING, Matcher, Rule, window_source
+
+
+@dataclass
+class CleanImpact:
+    clean_requests: int
+    requests_hit: int
+    clean_tokens: int
+    tokens_hit: int
+    worst: list[dict] = field(default_factory=list)  # per decision: id, scope, value, action, clean requests it stops
+
+    @property
+    def request_share(self) -> float:
+        return self.requests_hit / self.clean_requests if self.clean_requests else 0.0
+
+    @property
+    def token_share(self) -> float:
+        return self.tokens_hit / self.clean_tokens if self.clean_tokens else 0.0
+
+
+def clean_impact(con: duckdb.DuckDBPyConnection, decisions: list[Decision], window: Window, flagged: str) -> CleanImpact:
+    active = [d for d in decisions if d.status == "active" and d.action in STOPPING]
+    matcher = Matcher(con, [Rule(d.id, d.match) for d in active], name="gw_safety")
+    source = window_source(window.start, window.end)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gw_clean AS SELECT r.req_key, r.token FROM ({source}) r "
+                f"ANTI JOIN {flagged} f USING (req_key)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gw_clean_hits AS SELECT h.req_key, h.rule_id FROM ({matcher.hits_sql(source)}) h "
+                "SEMI JOIN gw_clean c USING (req_key)")
+    dirty_tokens = f"SELECT DISTINCT r.token FROM ({source}) r JOIN {flagged} USING (req_key)"
+    clean_tokens = f"SELECT DISTINCT token FROM gw_clean WHERE token IS NOT NULL AND token NOT IN ({dirty_tokens} WHERE token IS NOT NULL)"
+    by_id = {d.id: d for d in active}
+    worst = [{"id": r["rule_id"], "scope": by_id[r["rule_id"]].scope, "value": by_id[r["rule_id"]].value,
+              "action": by_id[r["rule_id"]].action, "clean_requests": r["n"]}
+             for r in dicts(con, "SELECT rule_id, count(DISTINCT req_key) AS n FROM gw_clean_hits GROUP BY rule_id "
+                                 "ORDER BY n DESC, rule_id LIMIT 10")]
+    return CleanImpact(
+        clean_requests=scalar(con, "SELECT count(*) FROM gw_clean"),
+        requests_hit=scalar(con, "SELECT count(DISTINCT req_key) FROM gw_clean_hits"),
+        clean_tokens=scalar(con, f"SELECT count(*) FROM ({clean_tokens})"),
+        tokens_hit=scalar(con, f"SELECT count(DISTINCT c.token) FROM gw_clean_hits h JOIN gw_clean c USING (req_key) "
+                               f"WHERE c.token IN ({clean_tokens})"),
+        worst=worst,
+    )
+
+
+def check(impact: CleanImpact, max_share: float) -> None:
+    if impact.request_share <= max_share and impact.token_share <= max_share:
+        return
+    culprits = "; ".join(f"{w['action']} {w['scope']} {w['value']} stops {w['clean_requests']:,} clean requests"
+                         for w in impact.worst[:5])
+    raise SafetyValveTripped(
+        f"Safety valve: the decisions would stop {impact.requests_hit:,} of {impact.clean_requests:,} clean requests "
+        f"({impact.request_share:.2%}) and {impact.tokens_hit:,} of {impact.clean_tokens:,} clean tokens "
+        f"({impact.token_share:.2%}), above the limit of {max_share:.2%}. Nothing was written; the previous files stay. "
+        f"Worst: {culprits or 'none'}.",
+        "Check the detectors' findings for these entities (`gatewarden explain VALUE`); allowlist them in "
+        "[decisions.allowlist] if they are legitimate, or raise decisions.safety_max_clean_share if the traffic really is abusive.",
+    )
