@@ -13,6 +13,7 @@ from gatewarden.cli import ingest as ingest_commands
 from gatewarden.cli import init as init_commands
 from gatewarden.cli import prune as prune_commands
 from gatewarden.cli import rejects as rejects_commands
+from gatewarden.cli import report as report_commands
 from gatewarden.cli import run as run_commands
 
 # One module per line: adding a command group is one import and one line here.
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     explain_commands,
     diff_commands,
     prune_commands,
+    report_commands,
 )
 
 app = typer.Typer(

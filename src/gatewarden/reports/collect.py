@@ -1,0 +1,247 @@
+"""Everything a report shows, read from the database into one plain dict (also summary.json).
+
+Each section degrades on its own: a table that does not exist yet (no GraphQL traffic, no
+sequence detector, no decisions) becomes `{"available": false, "note": ...}`, never an error.
+Heavy work is SQL over `win`; Python only shapes the small results.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+
+from gatewarden.config import Config
+from gatewarden.db import dicts, rows, scalar, table_exists
+from gatewarden.detectors.base import Window
+from gatewarden.features import build_window
+from gatewarden.reports.config import ReportsConfig
+
+# How a decision's or finding's (scope, value) selects requests in `win`.
+SCOPE_COLUMNS = {"token": "token", "ip": "client_ip", "cidr": "net", "asn": "CAST(asn AS VARCHAR)",
+                 "fingerprint": "fingerprint", "session": "session_id"}
+STOPPING = ("block", "challenge")
+
+
+def missing(note: str) -> dict[str, Any]:
+    return {"available": False, "note": note}
+
+
+def _matches(entities: str) -> str:
+    """SQL predicate over `win`: the request belongs to one of the (scope, value) rows of `entities`."""
+    return "(" + " OR ".join(f"{col} IN (SELECT value FROM {entities} WHERE scope = '{scope}')"
+                             for scope, col in SCOPE_COLUMNS.items()) + ")"
+
+
+def latest_decision_run(con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
+    if not table_exists(con, "decision_runs"):
+        return None
+    return scalar(con, """SELECT decision_run FROM decision_runs WHERE window_end = ? AND outcome = 'written'
+                          ORDER BY finished_at DESC NULLS LAST, decision_run LIMIT 1""", [window.end])
+
+
+def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_win: bool = False) -> dict[str, Any]:
+    if not reuse_win or not table_exists(con, "win"):
+        build_window(con, window, cfg)
+    day = (window.end - timedelta(microseconds=1)).date()
+    run = latest_decision_run(con, window)
+    con.execute("CREATE OR REPLACE TEMP TABLE rpt_flagged AS SELECT DISTINCT scope, value FROM findings WHERE window_end = ?",
+                [window.end])
+    con.execute("CREATE OR REPLACE TEMP TABLE rpt_stopped (scope VARCHAR, value VARCHAR)")
+    if run:
+        con.execute(f"""INSERT INTO rpt_stopped SELECT DISTINCT scope, value FROM decisions
+                        WHERE decision_run = ? AND status = 'active' AND action IN {STOPPING}""", [run])
+    rc: ReportsConfig = cfg.reports
+    data = {
+        "day": day.isoformat(),
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+        "totals": totals(con, window, run),
+        "timeline": timeline(con),
+        "offenders": offenders(con, window, run, rc.top_n),
+        "asn_automation": asn_automation(con, day, cfg, rc.top_n),
+        "distributions": distributions(con, window),
+        "graphql": graphql(con, window),
+        "sequences": sequences(con, window, rc.top_n),
+        "rate_limits": rate_limits(con, day, rc.top_n),
+        "changes": changes(con, window, day, run),
+    }
+    con.execute("DROP TABLE rpt_flagged")
+    con.execute("DROP TABLE rpt_stopped")
+    return data
+
+
+def totals(con: duckdb.DuckDBPyConnection, window: Window, run: str | None) -> dict[str, Any]:
+    t = dicts(con, """SELECT count(*) AS requests, count(DISTINCT token) AS tokens, count(DISTINCT client_ip) AS ips,
+                             count(DISTINCT asn) AS asns, round(coalesce(sum(cost), 0), 4) AS cost FROM win""")[0]
+    t["findings"] = scalar(con, "SELECT count(*) FROM findings WHERE window_end = ?", [window.end])
+    t["decisions"] = dict(rows(con, """SELECT action, count(*) FROM decisions WHERE decision_run = ? AND status = 'active'
+                                       GROUP BY action ORDER BY action""", [run])) if run else {}
+    return t
+
+
+def timeline(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    hours = dicts(con, f"""
+        SELECT strftime(date_trunc('hour', ts), '%Y-%m-%d %H:00') AS hour,
+               count(*) FILTER (WHERE verdict = 'clean') AS clean,
+               count(*) FILTER (WHERE verdict = 'flagged') AS flagged,
+               count(*) FILTER (WHERE verdict = 'stopped') AS stopped
+        FROM (SELECT ts, CASE WHEN {_matches('rpt_stopped')} THEN 'stopped'
+                              WHEN {_matches('rpt_flagged')} THEN 'flagged' ELSE 'clean' END AS verdict FROM win)
+        GROUP BY ALL ORDER BY hour""")
+    return {"available": bool(hours), "hours": hours} if hours else missing("No requests in the window.")
+
+
+def offenders(con: duckdb.DuckDBPyConnection, window: Window, run: str | None, top: int) -> dict[str, Any]:
+    if run:
+        items = dicts(con, """
+            SELECT scope, value, action, detectors, requests, round(coalesce(cost, 0), 4) AS cost, offence_count,
+                   CAST(expires_at AS VARCHAR) AS expires_at, reasons
+            FROM decisions WHERE decision_run = ? AND status = 'active'
+            ORDER BY cost DESC NULLS LAST, requests DESC, scope, value LIMIT ?""", [run, top])
+        for item in items:
+            item["reasons"] = json.loads(item["reasons"]) if isinstance(item["reasons"], str) else item["reasons"]
+        return {"available": True, "source": "decisions", "items": items}
+    items = dicts(con, """
+        SELECT scope, value, NULL AS action, list(DISTINCT detector ORDER BY detector) AS detectors, max(requests) AS requests,
+               round(coalesce(max(cost), 0), 4) AS cost, NULL AS offence_count, NULL AS expires_at,
+               list({'detector': detector, 'metric': metric, 'value': observed, 'threshold': threshold}
+                    ORDER BY detector, metric) AS reasons
+        FROM findings WHERE window_end = ? GROUP BY scope, value
+        ORDER BY cost DESC, requests DESC, scope, value LIMIT ?""", [window.end, top])
+    if not items:
+        return missing("No findings and no decisions for this window.")
+    return {"available": True, "source": "findings", "items": items}
+
+
+def asn_automation(con: duckdb.DuckDBPyConnection, day: date, cfg: Config, top: int) -> dict[str, Any]:
+    items = dicts(con, """
+        WITH today AS (
+            SELECT asn, any_value(as_org) AS as_org, count(*) AS requests, round(avg(automated), 4) AS automated_share
+            FROM win WHERE asn IS NOT NULL GROUP BY asn
+        ), base AS (
+            SELECT CAST(value AS INTEGER) AS asn, round(median(automated_share), 4) AS baseline_share, count(*) AS baseline_days
+            FROM entity_daily WHERE scope = 'asn' AND day < ? AND day >= ? GROUP BY value
+        )
+        SELECT t.*, b.baseline_share, coalesce(b.baseline_days, 0) AS baseline_days
+        FROM today t LEFT JOIN base b USING (asn) ORDER BY requests DESC, asn LIMIT ?""",
+                  [day, day - timedelta(days=cfg.operations.baseline_days), top])
+    return {"available": True, "items": items} if items else missing("No request carries an ASN (run `gatewarden asn import`).")
+
+
+def _histogram(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    """Counts per power-of-two bucket of the values produced by `sql` (one column `v`, all >= 1)."""
+    return dicts(con, f"""
+        SELECT CAST(pow(2, floor(log2(v))) AS BIGINT) AS lo, CAST(pow(2, floor(log2(v)) + 1) - 1 AS BIGINT) AS hi, count(*) AS n
+        FROM ({sql}) WHERE v >= 1 GROUP BY ALL ORDER BY lo""")
+
+
+def _thresholds(con: duckdb.DuckDBPyConnection, window: Window, scope: str, metric_like: str) -> list[dict[str, Any]]:
+    return dicts(con, """SELECT detector, metric, round(median(threshold), 4) AS threshold FROM findings
+                         WHERE window_end = ? AND scope = ? AND metric ILIKE ? AND threshold IS NOT NULL
+                         GROUP BY detector, metric ORDER BY detector, metric""", [window.end, scope, metric_like])
+
+
+def distributions(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any]:
+    result = {}
+    for name, entity, counted, scope, like in (("ips_per_token", "token", "client_ip", "token", "%ip%"),
+                                               ("tokens_per_ip", "client_ip", "token", "ip", "%token%")):
+        per = f"SELECT count(DISTINCT {counted}) AS v FROM win WHERE {entity} IS NOT NULL AND {counted} IS NOT NULL GROUP BY {entity}"
+        buckets = _histogram(con, per)
+        if not buckets:
+            result[name] = missing(f"No requests carry both a {entity} and a {counted}.")
+            continue
+        q = dicts(con, f"SELECT quantile_disc(v, 0.5) AS p50, quantile_disc(v, 0.99) AS p99, max(v) AS max FROM ({per})")[0]
+        result[name] = {"available": True, "buckets": buckets, "quantiles": q,
+                        "thresholds": _thresholds(con, window, scope, like)}
+    return result
+
+
+def graphql(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any]:
+    if not table_exists(con, "graphql_docs") or not scalar(con, "SELECT count(*) FROM win WHERE graphql_query IS NOT NULL"):
+        return missing("No GraphQL requests in this window.")
+    per = """SELECT d.depth, d.bytes FROM win w JOIN graphql_docs d ON d.doc_hash = md5(w.graphql_query)
+             WHERE w.graphql_query IS NOT NULL AND d.parse_error IS NULL"""
+    out: dict[str, Any] = {"available": True}
+    for metric, col in (("depth", "depth"), ("size", "bytes")):
+        out[metric] = {
+            "buckets": dicts(con, f"SELECT {col} AS lo, {col} AS hi, count(*) AS n FROM ({per}) GROUP BY ALL ORDER BY lo")
+            if metric == "depth" else _histogram(con, f"SELECT {col} AS v FROM ({per})"),
+            "quantiles": dicts(con, f"""SELECT quantile_disc({col}, 0.5) AS p50, quantile_disc({col}, 0.75) AS p75,
+                                               quantile_disc({col}, 0.95) AS p95, quantile_disc({col}, 0.99) AS p99
+                                        FROM ({per})""")[0],
+        }
+    if table_exists(con, "graphql_stats"):
+        out["recommended"] = dicts(con, """SELECT metric, recommended_max, basis FROM graphql_stats WHERE window_end = ?
+                                           ORDER BY metric""", [window.end])
+    return out
+
+
+def sequences(con: duckdb.DuckDBPyConnection, window: Window, top: int) -> dict[str, Any]:
+    if not table_exists(con, "sequence_ngrams"):
+        return missing("The session-sequence detector has not stored n-grams for this database.")
+    cols = {r[0] for r in rows(con, "SELECT column_name FROM duckdb_columns() WHERE table_name = 'sequence_ngrams'")}
+    where = "WHERE window_end = ?" if "window_end" in cols else ""
+    params = [window.end] if where else []
+    count_col = next((c for c in ("sessions", "count", "requests", "n") if c in cols), None)
+    surprise_col = next((c for c in ("surprise", "surprisal", "score", "neg_log_prob") if c in cols), None)
+    shown = [c for c in ("ngram", "sequence", "gram", count_col, surprise_col) if c and c in cols]
+    if not shown or not count_col:
+        return missing("sequence_ngrams has no columns this report understands.")
+    select = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if c in ("ngram", "sequence", "gram") else c for c in shown)
+    common = dicts(con, f"SELECT {select} FROM sequence_ngrams {where} ORDER BY {count_col} DESC LIMIT ?", [*params, top])
+    rare = dicts(con, f"SELECT {select} FROM sequence_ngrams {where} ORDER BY {surprise_col} DESC LIMIT ?",
+                 [*params, top]) if surprise_col else []
+    return {"available": bool(common), "columns": shown, "top": common, "surprising": rare} if common else \
+        missing("No session sequences stored for this window.")
+
+
+def rate_limits(con: duckdb.DuckDBPyConnection, day: date, top: int) -> dict[str, Any]:
+    if not scalar(con, "SELECT count(*) FROM rate_limit_history WHERE day = ?", [day]):
+        return missing("No rate-limit recommendations were recorded for this day.")
+    # Backtest: replay the window's per-minute traffic of each limited key against its published limit.
+    items = dicts(con, f"""
+        WITH lim AS (SELECT scope, value, recommended, previous, smoothed FROM rate_limit_history WHERE day = ?),
+        minute AS (
+            SELECT l.scope, l.value, date_trunc('minute', w.ts) AS m, count(*) AS n
+            FROM lim l JOIN win w ON ({" OR ".join(f"(l.scope = '{s}' AND {c} = l.value)" for s, c in SCOPE_COLUMNS.items())})
+            GROUP BY ALL
+        ), bt AS (
+            SELECT m.scope, m.value, sum(m.n) AS requests, sum(greatest(m.n - ceil(l.smoothed), 0)) AS over_limit,
+                   count(*) FILTER (WHERE m.n > l.smoothed) AS minutes_over, max(m.n) AS peak_per_minute
+            FROM minute m JOIN lim l USING (scope, value) GROUP BY ALL
+        )
+        SELECT l.scope, l.value, l.recommended, l.previous, l.smoothed, coalesce(bt.requests, 0) AS requests,
+               coalesce(bt.peak_per_minute, 0) AS peak_per_minute, coalesce(bt.minutes_over, 0) AS minutes_over,
+               coalesce(bt.over_limit, 0) AS would_throttle,
+               round(coalesce(bt.over_limit, 0) / greatest(coalesce(bt.requests, 0), 1), 4) AS throttled_share
+        FROM lim l LEFT JOIN bt USING (scope, value)
+        ORDER BY would_throttle DESC, requests DESC, scope, value LIMIT ?""", [day, top])
+    return {"available": True, "items": items}
+
+
+def changes(con: duckdb.DuckDBPyConnection, window: Window, day: date, run: str | None) -> dict[str, Any]:
+    yesterday = day - timedelta(days=1)
+    both = dicts(con, """SELECT day, requests, distinct_ips, distinct_tokens, cost FROM entity_daily
+                         WHERE scope = '*' AND day IN (?, ?) ORDER BY day""", [yesterday, day])
+    if len(both) < 2 or both[0]["day"] != yesterday:
+        return missing(f"No aggregates for {yesterday}: the first night, or history was reset.")
+    before, now = both
+    traffic = {k: {"yesterday": before[k], "today": now[k]} for k in ("requests", "distinct_ips", "distinct_tokens", "cost")}
+    thresholds = dicts(con, """
+        SELECT t.detector, t.scope, t.metric, y.threshold AS yesterday, t.threshold AS today
+        FROM threshold_daily t JOIN threshold_daily y USING (detector, scope, metric)
+        WHERE t.day = ? AND y.day = ? AND t.threshold IS DISTINCT FROM y.threshold ORDER BY ALL""", [day, yesterday])
+    out: dict[str, Any] = {"available": True, "traffic": traffic, "thresholds": thresholds}
+    prev = scalar(con, """SELECT decision_run FROM decision_runs WHERE window_end = ? AND outcome = 'written'
+                          ORDER BY finished_at DESC NULLS LAST LIMIT 1""", [window.end - timedelta(days=1)]) \
+        if table_exists(con, "decision_runs") else None
+    if run and prev:
+        out["decisions"] = dict(rows(con, """
+            WITH t AS (SELECT scope, value, action FROM decisions WHERE decision_run = ? AND status = 'active'),
+                 y AS (SELECT scope, value, action FROM decisions WHERE decision_run = ? AND status = 'active')
+            SELECT 'new', count(*) FROM t ANTI JOIN y USING (scope, value)
+            UNION ALL SELECT 'repeated', count(*) FROM t SEMI JOIN y USING (scope, value)
+            UNION ALL SELECT 'lifted', count(*) FROM y ANTI JOIN t USING (scope, value)""", [run, prev]))
+    return out
