@@ -8,6 +8,7 @@ from gatewarden import __version__
 from gatewarden.cli import analyze as analyze_commands
 from gatewarden.cli import decide as decide_commands
 from gatewarden.cli import diff as diff_commands
+from gatewarden.cli import evaluate as evaluate_commands
 from gatewarden.cli import explain as explain_commands
 from gatewarden.cli import ingest as ingest_commands
 from gatewarden.cli import init as init_commands
@@ -22,6 +23,7 @@ COMMAND_MODULES = (
     ingest_commands,
     rejects_commands,
     analyze_commands,
+    evaluate_commands,
     decide_commands,
     run_commands,
     explain_commands,
