@@ -16,6 +16,7 @@ import duckdb
 
 from gatewarden.canonical import requests_ddl
 from gatewarden.config import DatabaseConfig
+from gatewarden.enrich.hosting import ensure_asn_info
 from gatewarden.errors import GatewardenError
 
 
@@ -46,6 +47,7 @@ def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConne
         con.execute(requests_ddl())
         for _name, sql in _sql_files():
             con.execute(sql)
+        ensure_asn_info(con)
     for _name, sql in _macro_files():
         con.execute(sql)
     return con

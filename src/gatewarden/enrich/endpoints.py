@@ -6,7 +6,7 @@ or a prefixed id such as `chat_9xK2...`. User rules (regex, replacement) run fir
 
 from __future__ import annotations
 
-from gatewarden.parsers.base import sql_str
+from gatewarden.enrich import sql_str
 
 ID_SEGMENT = (
     r"[0-9]+"
