@@ -12,8 +12,9 @@ DAY = datetime(2026, 11, 20)
 WINDOW = (DAY, DAY + timedelta(days=1))
 
 
-def benign_and_attack_lines() -> list[dict]:
+def benign_and_attack_lines(day: datetime = DAY) -> list[dict]:
     """40 clean callers, one abusive token on many IPs, one /24 bot farm, one IPv6 scraper."""
+    DAY = day  # noqa: N806 - the day the lines fall on
     lines = []
     for i in range(40):
         for k in range(20):
@@ -41,6 +42,10 @@ def finding(detector: str, scope: str, value: str, match: dict, severity: str = 
             observed: float = 10.0, threshold: float = 5.0, requests: int = 100) -> dict:
     return {"detector": detector, "scope": scope, "value": value, "match": match, "severity": severity, "metric": metric,
             "observed": observed, "threshold": threshold, "requests": requests}
+
+
+def window_of(day: datetime) -> tuple[datetime, datetime]:
+    return day, day + timedelta(days=1)
 
 
 def insert_findings(db_path: Path, findings: list[dict], window: tuple[datetime, datetime] = WINDOW) -> None:

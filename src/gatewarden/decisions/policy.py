@@ -70,9 +70,11 @@ def _from_findings(cfg: DecisionsConfig, scope: str, value: str, fs: list[dict],
     ]
     first = [f["first_seen"] for f in fs if f["first_seen"]]
     last = [f["last_seen"] for f in fs if f["last_seen"]]
+    match = json.loads(lead["match"]) if isinstance(lead["match"], str) else dict(lead["match"])
+    if str(match.get("asn", "")).isdigit():
+        match["asn"] = int(match["asn"])  # the contract: asn is an integer
     return Decision(
-        id=decision_id(scope, value, window), scope=scope, value=value, action=action,
-        match=json.loads(lead["match"]) if isinstance(lead["match"], str) else lead["match"], reasons=reasons,
+        id=decision_id(scope, value, window), scope=scope, value=value, action=action, match=match, reasons=reasons,
         requests=max(f["requests"] or 0 for f in fs), first_seen=min(first) if first else None,
         last_seen=max(last) if last else None, cost=max(f["cost"] or 0 for f in fs), window=window,
     )

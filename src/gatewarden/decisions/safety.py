@@ -1,7 +1,7 @@
 """The safety valve: refuse to publish decisions that would stop a real share of clean traffic.
 
-Clean traffic is every request of the window that no finding's `match` selects. The active
-block/challenge decisions are replayed with the gateway matcher; if they would stop more than
+Clean traffic is every request of the window that no finding's `match` selects. The new active
+block/challenge decisions (not those re-issued from earlier runs) are replayed with the gateway matcher; if they would stop more than
 `safety_max_clean_share` of the clean requests, or of the clean tokens (tokens none of whose
 requests carry a finding), nothing is written and the run exits 3 naming the culprits.
 """
@@ -37,7 +37,8 @@ class CleanImpact:
 
 
 def clean_impact(con: duckdb.DuckDBPyConnection, decisions: list[Decision], window: Window, flagged: str) -> CleanImpact:
-    active = [d for d in decisions if d.status == "active" and d.action in STOPPING]
+    # Re-issued decisions were vetted when first published; on a quiet night their traffic has no finding by design.
+    active = [d for d in decisions if d.status == "active" and d.action in STOPPING and not d.reissued]
     matcher = Matcher(con, [Rule(d.id, d.match) for d in active], name="gw_safety")
     source = window_source(window.start, window.end)
     con.execute(f"CREATE OR REPLACE TEMP TABLE gw_clean AS SELECT r.req_key, r.token FROM ({source}) r "
@@ -71,6 +72,6 @@ def check(impact: CleanImpact, max_share: float) -> None:
         f"({impact.request_share:.2%}) and {impact.tokens_hit:,} of {impact.clean_tokens:,} clean tokens "
         f"({impact.token_share:.2%}), above the limit of {max_share:.2%}. Nothing was written; the previous files stay. "
         f"Worst: {culprits or 'none'}.",
-        "Check the detectors' findings for these entities (`gatewarden explain VALUE`); allowlist them in "
-        "[decisions.allowlist] if they are legitimate, or raise decisions.safety_max_clean_share if the traffic really is abusive.",
+        "Check the detectors' findings for these entities (`gatewarden explain VALUE`); allowlist them in the "
+        "decisions.allowlist section if they are legitimate, or raise decisions.safety_max_clean_share if the traffic really is abusive.",
     )
