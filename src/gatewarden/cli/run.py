@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -14,6 +15,9 @@ from gatewarden.db import connect
 from gatewarden.decisions.engine import run_decisions
 from gatewarden.errors import GatewardenError
 from gatewarden.ops.lock import RunLock
+from gatewarden.ops.runlog import LogFormat, RunLog
+from gatewarden.ops.state import prune, record_day
+from gatewarden.reports import write_reports
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +35,10 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         config: ConfigOption = None,
         quiet: QuietOption = False,
+        log: Annotated[LogFormat, typer.Option("--log", help="Stage log lines on stderr: json (one object per stage) or text.")]
+        = LogFormat.text,
+        keep_days: Annotated[int | None, typer.Option("--keep-days", min=1, help="Afterwards delete raw requests older than N days "
+                                                      "(daily aggregates are kept) [default: operations.keep_days].")] = None,
     ) -> None:
         """Ingest logs, analyse the window, decide, and write decisions.json, rate_limits.json and gateway files.
 
@@ -42,14 +50,34 @@ def register(app: typer.Typer) -> None:
         cfg = load(config, db)
         if max_reject_ratio is not None:
             cfg = cfg.model_copy(update={"ingest": cfg.ingest.model_copy(update={"max_reject_ratio": max_reject_ratio})})
-        with RunLock(cfg.database.path, "run"):
-            results = run_ingest(cfg, paths, fmt, log_format, parse_map(field_map), quiet)
-            if results and all(r.accepted == 0 and r.status != "unchanged" for r in results):
-                raise GatewardenError("No input line was accepted; nothing to analyse.", "See `gatewarden rejects` for why.")
-            analysis = run_analyze(cfg, window, day, None)
+        runlog = RunLog(log, quiet)
+        with RunLock(cfg.database.path, "run") as lock:
+            if lock.stale:
+                runlog.event("lock", "took_over", previous_pid=lock.stale.pid, previous_started=lock.stale.started)
+            with runlog.stage("ingest") as counts:
+                results = run_ingest(cfg, paths, fmt, log_format, parse_map(field_map), quiet)
+                counts.update(files=len(results), lines=sum(r.lines for r in results), accepted=sum(r.accepted for r in results),
+                              rejected=sum(r.rejected for r in results))
+                if results and all(r.accepted == 0 and r.status != "unchanged" for r in results):
+                    raise GatewardenError("No input line was accepted; nothing to analyse.", "See `gatewarden rejects` for why.")
+            with runlog.stage("analyze") as counts:
+                analysis = run_analyze(cfg, window, day, None)
+                counts.update(requests=analysis.requests, findings=sum(analysis.findings_by_detector.values()))
             con = connect(cfg.database)
             try:
-                result = run_decisions(con, cfg, analysis.window, out_dir)
+                with runlog.stage("decide") as counts:
+                    result = run_decisions(con, cfg, analysis.window, out_dir)
+                    counts.update(files=len(result.files))
+                with runlog.stage("state") as counts:
+                    last_day = (analysis.window.end - timedelta(microseconds=1)).date()
+                    counts["entities"] = record_day(con, cfg, last_day)
+                with runlog.stage("report") as counts:
+                    counts.update(write_reports(con, cfg, analysis.window, out_dir))
+                retention = keep_days or cfg.operations.keep_days
+                if retention:
+                    with runlog.stage("prune") as counts:
+                        pruned = prune(con, cfg, retention)
+                        counts.update(requests_deleted=pruned.requests_deleted, cutoff=str(pruned.cutoff))
             finally:
                 con.close()
         if not quiet:
