@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gatewarden.detectors.anomaly import Anomaly
 from gatewarden.detectors.asn_automation import AsnAutomation
+from gatewarden.detectors.auth_abuse import AuthAbuseDetector
 from gatewarden.detectors.base import Detector
 from gatewarden.detectors.burst import Burst
 from gatewarden.detectors.fingerprint_quota import FingerprintQuota
@@ -20,6 +21,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     Burst,
     Anomaly,
     GraphqlDetector,
+    AuthAbuseDetector,
 )
 
 

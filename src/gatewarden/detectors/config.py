@@ -10,6 +10,7 @@ from pydantic import Field
 
 from gatewarden.detectors import anomaly as anomaly_detector
 from gatewarden.detectors import asn_automation as asn_automation_detector
+from gatewarden.detectors import auth_abuse as auth_abuse_detector
 from gatewarden.detectors import burst as burst_detector
 from gatewarden.detectors import fingerprint_quota as fingerprint_quota_detector
 from gatewarden.detectors import graphql as graphql_detector
@@ -47,3 +48,4 @@ class DetectorsConfig(Section):
     burst: burst_detector.Settings = burst_detector.Settings()
     anomaly: anomaly_detector.Settings = anomaly_detector.Settings()
     graphql: graphql_detector.Settings = graphql_detector.Settings()
+    auth_abuse: auth_abuse_detector.Settings = auth_abuse_detector.Settings()

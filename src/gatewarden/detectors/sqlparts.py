@@ -12,10 +12,13 @@ ENTITY_KEYS: dict[str, tuple[str, str]] = {
     "token": ("token", "json_object('token', value)"),
     "ip": ("client_ip", "json_object('client_ip', value)"),
     "cidr": ("net", "json_object('client_ip', value)"),
-    # A fingerprint is a hash of TLS stack + browser build + language + network kind; a gateway
-    # matches it on what it can see: the JA4 (or JA3) and the user agent most of its requests sent.
+    # A fingerprint is a hash of TLS stack + browser build + language + network kind; a gateway matches it on
+    # the raw fields it stands for, as most of the entity's requests sent them (NULL members left out).
     "fingerprint": ("fingerprint",
-                    "json_object('fingerprint', value, 'ja4', mode(ja4), 'ja3', mode(ja3), 'user_agent', mode(user_agent))"),
+                    "CAST('{' || array_to_string(list_filter(['\"ja4\":' || to_json(mode(ja4)), "
+                    "'\"ja3\":' || to_json(CASE WHEN mode(ja4) IS NULL THEN mode(ja3) END), "
+                    "'\"user_agent\":' || to_json(mode(user_agent)), "
+                    "'\"accept_language\":' || to_json(mode(accept_language))], lambda x: x IS NOT NULL), ',') || '}' AS JSON)"),
 }
 
 
@@ -28,13 +31,50 @@ def sample_ids(where: str = "true") -> str:
     )
 
 
-def robust_threshold(source: str, col: str, k: float, floor: float) -> str:
+def robust_threshold(source: str, col: str, k: float, floor: float, min_population: int = 5) -> str:
     """A one-row relation (med, mad, threshold) over `source`: threshold = max(floor, median + k * 1.4826 * MAD).
 
     1.4826 * MAD estimates the standard deviation of the normal bulk while ignoring the outliers we
     look for, so a few heavy hitters cannot raise their own bar; `floor` keeps a degenerate population
-    (MAD 0: everyone sent the same) from flagging the first entity one above the median.
+    (MAD 0: everyone sent the same) from flagging the first entity one above the median. Below
+    `min_population` entities there is no distribution to speak of, and the floor alone applies.
     """
-    return f"""(SELECT med, mad, greatest({float(floor)!r}, med + {float(k)!r} * 1.4826 * mad) AS threshold
-        FROM (SELECT m.med, median(abs(s.{col} - m.med)) AS mad
-              FROM {source} s, (SELECT median({col}) AS med FROM {source}) m GROUP BY m.med))"""
+    return f"""(SELECT med, mad, CASE WHEN n < {int(min_population)} THEN {float(floor)!r}
+                                   ELSE greatest({float(floor)!r}, med + {float(k)!r} * 1.4826 * mad) END AS threshold
+        FROM (SELECT m.med, m.n, median(abs(s.{col} - m.med)) AS mad
+              FROM {source} s, (SELECT median({col}) AS med, count(*) AS n FROM {source}) m GROUP BY m.med, m.n))"""
+
+
+def outlier_findings(*, detector: str, scope: str, metric: str, rows_sql: str, counted: str, k: float, floor: float,
+                     severity: str, extra: dict[str, str] | None = None, having: str = "true", window_hours: float,
+                     observed: str | None = None) -> str:
+    """SELECT of FINDING_COLUMNS: entities of `scope` whose count of `counted` rows reaches the robust threshold
+    of the population of entities with at least one such row.
+
+    `rows_sql` selects `win`-shaped rows (plus any flag columns `counted` and `extra` use); `extra` maps
+    names to aggregate SQL kept in `details` and usable in `severity` and `having`, which may also use
+    `observed`, `threshold` and `score`. `observed` replaces the count with another aggregate (e.g. a peak rate).
+    """
+    col, match = ENTITY_KEYS[scope]
+    extra = extra or {}
+    extra_aggs = "".join(f", {sql} AS {name}" for name, sql in extra.items())
+    extra_json = "".join(f", '{name}', {name}" for name in extra)
+    return f"""SELECT * FROM (
+    WITH src AS (SELECT *, {col} AS value FROM ({rows_sql}) r WHERE {col} IS NOT NULL),
+    agg AS (
+        SELECT value, {observed or f"count(*) FILTER (WHERE {counted})"} AS observed, count(*) AS requests, sum(cost) AS cost,
+               min(ts) AS first_seen, max(ts) AS last_seen, {sample_ids(counted)} AS sample_request_ids,
+               {match} AS match{extra_aggs}
+        FROM src GROUP BY value),
+    pop AS (SELECT * FROM agg WHERE observed > 0),
+    thr AS {robust_threshold('pop', 'observed', k, floor)},
+    scored AS (SELECT agg.*, thr.threshold, thr.med, thr.mad, (SELECT count(*) FROM pop) AS population,
+                      agg.observed / thr.threshold AS score
+               FROM agg, thr WHERE agg.observed >= thr.threshold)
+    SELECT '{detector}' AS detector, '{scope}' AS scope, value, '{metric}' AS metric, CAST(observed AS DOUBLE) AS observed,
+           threshold, score, {severity} AS severity, requests, cost, first_seen, last_seen, sample_request_ids, match,
+           json_object('population', population, 'population_median', med, 'population_mad', mad,
+                       'threshold_rule', 'max(floor {float(floor):g}, median + {float(k):g} x 1.4826 x MAD), the floor alone'
+                                         ' under 5 entities',
+                       'window_hours', {float(window_hours)!r}{extra_json}) AS details
+    FROM scored WHERE {having})"""
