@@ -13,7 +13,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from pydantic import Field
-from sklearn.ensemble import IsolationForest
 
 from gatewarden.detectors.base import Detector, Window
 from gatewarden.detectors.stats import MAD_TO_SIGMA, findings_select
@@ -57,6 +56,9 @@ class Anomaly(Detector):
                 continue
             x = np.column_stack([np.asarray(table.column(f).to_numpy(zero_copy_only=False), dtype=float) for f in FEATURES])
             x = np.nan_to_num(x)
+            # Imported here: scikit-learn takes seconds to import, and every CLI command (even ingest) loads the detector registry.
+            from sklearn.ensemble import IsolationForest
+
             forest = IsolationForest(n_estimators=s.trees, random_state=s.seed, contamination="auto").fit(x)
             score = -forest.score_samples(x)  # higher = more isolated
             median = float(np.median(score))
