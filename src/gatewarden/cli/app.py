@@ -10,6 +10,7 @@ from gatewarden.cli import decide as decide_commands
 from gatewarden.cli import diff as diff_commands
 from gatewarden.cli import evaluate as evaluate_commands
 from gatewarden.cli import explain as explain_commands
+from gatewarden.cli import generate as generate_commands
 from gatewarden.cli import ingest as ingest_commands
 from gatewarden.cli import init as init_commands
 from gatewarden.cli import prune as prune_commands
@@ -30,6 +31,7 @@ COMMAND_MODULES = (
     diff_commands,
     prune_commands,
     report_commands,
+    generate_commands,
 )
 
 app = typer.Typer(
