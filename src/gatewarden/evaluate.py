@@ -168,10 +168,12 @@ def evaluate(con: duckdb.DuckDBPyConnection, labels_path: Path, window: Window |
                      avg(by_any::INT) >= 0.5 AS e_any, avg(high::INT) >= 0.5 AS e_high
               FROM g WHERE entity_value IS NOT NULL AND entity_value <> '' GROUP BY ALL),
         r AS (SELECT grp, bool_or(is_attack) AS is_attack, mode(expected_detector) AS expected_detector, count(*) AS requests,
-                     avg(by_expected::INT) AS rx, avg(by_any::INT) AS ra, avg(high::INT) AS rh FROM g GROUP BY grp)
-        SELECT r.*, count(e.grp) AS entities, coalesce(avg(e.e_expected::INT), 0) AS ex, coalesce(avg(e.e_any::INT), 0) AS ea,
-               coalesce(avg(e.e_high::INT), 0) AS eh
-        FROM r LEFT JOIN e USING (grp) GROUP BY ALL
+                     avg(by_expected::INT) AS rx, avg(by_any::INT) AS ra, avg(high::INT) AS rh FROM g GROUP BY grp),
+        es AS (SELECT grp, count(*) AS entities, avg(e_expected::INT) AS ex, avg(e_any::INT) AS ea, avg(e_high::INT) AS eh
+               FROM e GROUP BY grp)
+        SELECT r.*, coalesce(es.entities, 0) AS entities, coalesce(es.ex, 0) AS ex, coalesce(es.ea, 0) AS ea,
+               coalesce(es.eh, 0) AS eh
+        FROM r LEFT JOIN es USING (grp)
         ORDER BY is_attack DESC, grp = 'all benign' DESC, grp"""
     for d in dicts(con, groups):
         report.rows.append(Row(d["grp"], bool(d["is_attack"]), d["expected_detector"], d["requests"], d["entities"],

@@ -30,6 +30,10 @@ class Settings(DetectorSettings):
     max_collateral_share: float = Field(
         0.15, ge=0, le=1, description="... and at most this share of the ASN's requests from human-looking tokens."
     )
+    min_spread_ips: int = Field(
+        20, ge=1, description="High severity also needs the ASN's traffic spread over at least this many addresses: "
+        "automation from a few addresses (one customer's servers, one farm) is better handled per address or token.",
+    )
     min_requests_share: float = Field(
         0.001, ge=0, le=1, description="An ASN needs this share of the day's requests (and min_requests) to be judged."
     )
@@ -69,7 +73,8 @@ class AsnAutomation(Detector):
         )
         SELECT 'asn' AS scope, CAST(asn AS VARCHAR) AS value, 'automated_share_lower_bound' AS metric,
                lower_bound AS observed, threshold,
-               CASE WHEN lower_bound >= extreme_at AND collateral_share <= {s.max_collateral_share} THEN 'high'
+               CASE WHEN lower_bound >= extreme_at AND collateral_share <= {s.max_collateral_share}
+                         AND ips >= {s.min_spread_ips} THEN 'high'
                     WHEN lower_bound >= extreme_at THEN 'medium' ELSE 'low' END AS severity,
                json_object('asn', asn) AS match,
                json_object('window_hours', {window.hours}, 'as_org', as_org, 'is_hosting', is_hosting,
@@ -79,7 +84,7 @@ class AsnAutomation(Detector):
                            'collateral_requests', collateral_requests, 'collateral_tokens', collateral_tokens,
                            'collateral_share', round(collateral_share, 4),
                            'recommendation', CASE WHEN lower_bound >= extreme_at AND collateral_share <= {s.max_collateral_share}
-                                                  THEN 'asn-wide challenge or block'
+                                                       AND ips >= {s.min_spread_ips} THEN 'asn-wide challenge or block'
                                                   ELSE 'act on the automated entities inside, not the ASN' END) AS details
         FROM j WHERE lower_bound >= threshold
         """)

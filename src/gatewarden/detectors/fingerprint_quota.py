@@ -8,7 +8,7 @@ fingerprint's usage times a robust band (log scale median + k x MAD).
 
 Popular real browsers share fingerprints too; they differ in shape: many sessions with page
 loads and cookies, several requests per address. High severity therefore also needs the spread
-shape (few requests per address, many addresses) and mostly-automated sessions.
+shape (few requests per address, many addresses) and either mostly-automated traffic or no page loads.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ class Settings(DetectorSettings):
     k: float = Field(4.0, gt=0, description="Robust standard deviations (log scale) above the typical fingerprint's usage.")
     floor: float = Field(
         50, ge=1, description="Least anonymous requests per fingerprint to report: below it no quota is worth enforcing."
+    )
+    min_population_requests: int = Field(
+        5, ge=1, description="Fingerprints with fewer anonymous requests stay out of the quota's population: one-off visits "
+        "say nothing about what a fingerprint in use consumes, and a long tail of them inflates the spread.",
     )
     spread_requests_per_ip: float = Field(
         4.0, gt=0, description="Median requests per address at or below which usage is 'spread' (rotating proxies send 1-4)."
@@ -54,7 +58,8 @@ class FingerprintQuota(Detector):
             FROM anon GROUP BY fingerprint
         ),
         shape AS (SELECT fingerprint, median(n) AS median_per_ip FROM per_ip GROUP BY fingerprint),
-        q AS (SELECT count(*) AS population, {log_mad_threshold('requests', s.k, s.floor)} AS quota FROM f),
+        q AS (SELECT count(*) AS population, {log_mad_threshold('requests', s.k, s.floor)} AS quota
+              FROM f WHERE requests >= {s.min_population_requests}),
         pages AS (
             -- Real browsers behind a shared fingerprint load pages: static assets in the same sessions.
             SELECT fingerprint, avg(CASE WHEN is_static THEN 1.0 ELSE 0.0 END) AS static_share FROM win
@@ -63,7 +68,8 @@ class FingerprintQuota(Detector):
         SELECT 'fingerprint' AS scope, f.fingerprint AS value, 'anonymous_requests' AS metric, f.requests AS observed,
                q.quota AS threshold,
                CASE WHEN f.requests >= {s.high_score} * q.quota AND shape.median_per_ip <= {s.spread_requests_per_ip}
-                         AND f.ips >= {s.spread_min_ips} AND f.automated_share >= 0.5 THEN 'high'
+                         AND f.ips >= {s.spread_min_ips} AND (f.automated_share >= 0.5 OR coalesce(pages.static_share, 0) < 0.05)
+                    THEN 'high'
                     WHEN shape.median_per_ip <= {s.spread_requests_per_ip} AND f.ips >= {s.spread_min_ips} THEN 'medium'
                     ELSE 'low' END AS severity,
                -- The match names only the raw fields the fingerprint stands for (NULL members left out).
