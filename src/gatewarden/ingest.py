@@ -61,7 +61,7 @@ def _canonical_insert(cfg: Config, source_file: str) -> str:
            upper(p.method),
            lower(p.host),
            {redact_sql('p.path')},
-           {endpoint_sql('p.path', cfg.endpoints.rules)},
+           {endpoint_sql('p.path', cfg.endpoints.rules, cfg.endpoints.openapi)},
            {query_keys_sql('p.path')},
            TRY_CAST(p.status AS SMALLINT),
            TRY_CAST(p.bytes_out AS BIGINT),

@@ -6,6 +6,7 @@ import typer
 
 from gatewarden import __version__
 from gatewarden.cli import analyze as analyze_commands
+from gatewarden.cli import asn as asn_commands
 from gatewarden.cli import decide as decide_commands
 from gatewarden.cli import diff as diff_commands
 from gatewarden.cli import evaluate as evaluate_commands
@@ -22,6 +23,7 @@ from gatewarden.cli import run as run_commands
 COMMAND_MODULES = (
     init_commands,
     ingest_commands,
+    asn_commands,
     rejects_commands,
     analyze_commands,
     evaluate_commands,
