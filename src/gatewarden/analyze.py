@@ -90,4 +90,8 @@ def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: l
 
 
 def _settings(cfg: Config, name: str):
-    return getattr(cfg.detectors, name)
+    settings = getattr(cfg.detectors, name)
+    # A detector that checks requests against the API spec sees endpoints.openapi unless it names its own.
+    if "openapi" in type(settings).model_fields and settings.openapi is None and cfg.endpoints.openapi is not None:
+        settings = settings.model_copy(update={"openapi": cfg.endpoints.openapi})
+    return settings

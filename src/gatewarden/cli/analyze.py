@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -45,7 +46,10 @@ def register(app: typer.Typer) -> None:
     @app.command("analyze")
     @handles_errors
     def analyze_cmd(window: WindowOption = "24h", day: DayOption = None, detector: DetectorOption = None,
-                    db: DbOption = None, config: ConfigOption = None, quiet: QuietOption = False) -> None:
+                    db: DbOption = None, config: ConfigOption = None, quiet: QuietOption = False,
+                    openapi: Annotated[Path | None, typer.Option("--openapi", help="OpenAPI 3 spec (YAML/JSON) the schema "
+                                                                 "detector checks requests against [default: endpoints.openapi].")] = None,
+                    ) -> None:
         """Run every enabled detector over a window anchored on the data's own clock and store findings.
 
         Detectors: {detectors}.
@@ -53,6 +57,8 @@ def register(app: typer.Typer) -> None:
         Example: gatewarden analyze --day 2026-11-20 --window 24h
         """
         cfg = load(config, db)
+        if openapi is not None:
+            cfg = cfg.model_copy(update={"endpoints": cfg.endpoints.model_copy(update={"openapi": openapi})})
         result = run_analyze(cfg, window, day, detector)
         if not quiet:
             out.print(summary_table(result))

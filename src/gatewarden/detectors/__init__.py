@@ -10,6 +10,7 @@ from gatewarden.detectors.burst import Burst
 from gatewarden.detectors.fingerprint_quota import FingerprintQuota
 from gatewarden.detectors.graphql import GraphqlDetector
 from gatewarden.detectors.ip_token_fanout import IpTokenFanout
+from gatewarden.detectors.schema import SchemaDetector
 from gatewarden.detectors.token_ip_fanout import TokenIpFanout
 
 # One detector per line, in the order they run.
@@ -22,6 +23,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     Anomaly,
     GraphqlDetector,
     AuthAbuseDetector,
+    SchemaDetector,
 )
 
 

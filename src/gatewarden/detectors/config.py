@@ -15,6 +15,7 @@ from gatewarden.detectors import burst as burst_detector
 from gatewarden.detectors import fingerprint_quota as fingerprint_quota_detector
 from gatewarden.detectors import graphql as graphql_detector
 from gatewarden.detectors import ip_token_fanout as ip_token_fanout_detector
+from gatewarden.detectors import schema as schema_detector
 from gatewarden.detectors import token_ip_fanout as token_ip_fanout_detector
 from gatewarden.settings import Section
 
@@ -49,3 +50,4 @@ class DetectorsConfig(Section):
     anomaly: anomaly_detector.Settings = anomaly_detector.Settings()
     graphql: graphql_detector.Settings = graphql_detector.Settings()
     auth_abuse: auth_abuse_detector.Settings = auth_abuse_detector.Settings()
+    schema: schema_detector.Settings = schema_detector.Settings()
