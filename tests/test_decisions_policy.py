@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from decisions_helpers import (
     ATTACK_FINDINGS,
     DAY,
@@ -18,7 +19,6 @@ from decisions_helpers import (
     window_of,
     write_log,
 )
-
 from gatewarden.emitters import EMITTERS
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "src/gatewarden/data/decisions.schema.json").read_text())

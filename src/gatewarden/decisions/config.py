@@ -63,6 +63,11 @@ class DecisionsConfig(Section):
         0.01, ge=0, le=1, description="Safety valve: most share of the window's finding-free requests (and of its finding-free "
         "tokens) that block/challenge decisions may stop; beyond it nothing is written and the run exits 3."
     )
+    safety_broad_scopes: list[str] = Field(
+        default_factory=lambda: ["asn", "fingerprint"],
+        description="Finding scopes shared by many unrelated callers: their findings do not make a request 'carry a finding' "
+        "for the safety valve, so a decision on a whole ASN or a common fingerprint is measured against the clean callers it sweeps up.",
+    )
     rate_limit_headroom: float = Field(
         2.0, ge=1, description="Recommended rate limit = p99 of legitimate entities' peak per window x this headroom "
         "(covers bucket alignment: a sliding window's peak can be up to twice a tumbling bucket's, and growth)."

@@ -42,9 +42,10 @@ def latest_window(con: duckdb.DuckDBPyConnection) -> Window:
     return Window(row[0]["window_start"], row[0]["window_end"])
 
 
-def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged") -> None:
-    """Temp table `into`(req_key): the window's requests that any finding's match selects."""
-    found = dicts(con, "SELECT finding_id, match FROM findings WHERE window_start = ? AND window_end = ?", [window.start, window.end])
+def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged", skip_scopes: tuple[str, ...] = ()) -> None:
+    """Temp table `into`(req_key): the window's requests that a finding's match selects (findings of skip_scopes aside)."""
+    found = [f for f in dicts(con, "SELECT finding_id, scope, match FROM findings WHERE window_start = ? AND window_end = ?",
+                              [window.start, window.end]) if f["scope"] not in skip_scopes]
     matcher = Matcher(con, [Rule(f["finding_id"], json.loads(f["match"])) for f in found], name="gw_findings")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT req_key FROM "
                 f"({matcher.hits_sql(window_source(window.start, window.end))})")
@@ -53,11 +54,17 @@ def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "g
 def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, out_dir: Path) -> DecideResult:
     started = datetime.now()
     dc = cfg.decisions
-    run_id = hashlib.blake2b(f"{window.start}|{window.end}|{dc.model_dump_json()}".encode(), digest_size=8).hexdigest()
+    # Same window, config and findings -> same run (a re-run replaces itself); new findings -> a new run in the history.
+    evidence = scalar(con, """SELECT coalesce(string_agg(concat_ws('|', finding_id, severity, observed, CAST(match AS VARCHAR)), ','
+                                                         ORDER BY finding_id), '')
+                              FROM findings WHERE window_start = ? AND window_end = ?""", [window.start, window.end])
+    basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
+    run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
     flag_requests(con, window)
+    flag_requests(con, window, "gw_entity_flagged", tuple(dc.safety_broad_scopes))
     limits = ratelimits.recommend(con, window, "gw_flagged", dc.rate_limit_headroom, dc.rate_limit_min_entities)
     decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits))
-    impact = safety.clean_impact(con, decisions, window, "gw_flagged")
+    impact = safety.clean_impact(con, decisions, window, "gw_entity_flagged")
     active = [d for d in decisions if d.status == "active"]
     run = {
         "decision_run": run_id, "window_start": window.start, "window_end": window.end, "generated_at": window.end,

@@ -1,6 +1,7 @@
 """The safety valve: refuse to publish decisions that would stop a real share of clean traffic.
 
-Clean traffic is every request of the window that no finding's `match` selects. The new active
+Clean traffic is every request of the window that no entity finding's `match` selects (findings of the
+broad scopes in `safety_broad_scopes`, ASN and fingerprint, sweep up unrelated callers, so they do not count). The new active
 block/challenge decisions (not those re-issued from earlier runs) are replayed with the gateway matcher; if they would stop more than
 `safety_max_clean_share` of the clean requests, or of the clean tokens (tokens none of whose
 requests carry a finding), nothing is written and the run exits 3 naming the culprits.

@@ -69,6 +69,7 @@ map $gatewarden_token $gatewarden_token_action {
     default "";
     include gatewarden/tokens.map;
 }
+limit_req_status 429;
 # The strongest action of the address and the token decides.
 map "$gatewarden_ip_action:$gatewarden_token_action" $gatewarden_action {
     default "";
@@ -86,5 +87,4 @@ if ($gatewarden_action = block) {
 if ($gatewarden_action = challenge) {
     return 429;
 }
-limit_req_status 429;
 """

@@ -33,7 +33,7 @@ def render(ctx: Context) -> dict[str, str]:
         for r in per_min)
     http += "".join(f"# {r['endpoint']} per {r['key']} per {r['window_s']}s: {r['limit']} requests ({r['confidence']})\n"
                     for r in ctx.rate_limits["limits"] if r["window_s"] != 60)
-    server = header(ctx) + "limit_req_status 429;\n" + "".join(
+    server = header(ctx) + "# rejections answer 429 via `limit_req_status 429;` in gatewarden/http.conf\n" + "".join(
         f"limit_req zone={_zone(r['endpoint'], r['key'])} burst={r['limit']} nodelay;\n" for r in per_min if r["endpoint"] == "*")
     by_endpoint: dict[str, list[dict]] = {}
     for r in per_min:
