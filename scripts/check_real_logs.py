@@ -28,6 +28,9 @@ EXTRA_ARGS = {
     "nginx_http-catch-npm.log": [
         "--log-format", "[$time_local] $host $remote_addr $request_time \"$request\" $status $body_bytes_sent $bytes_sent "
         "$http_referer $http_user_agent", "--max-reject-ratio", "0.5"],
+    # Blank lines are counted rejects; in these 5-15 line fixtures one or two exceed the default 5% refusal.
+    **{name: ["--max-reject-ratio", "0.5"] for name in ("apache_log4j2_cve-2021-44228.log", "http-bf-wordpress-bf.log",
+                                                        "http-technology-probing.log", "http-wordpress_wpconfig.log")},
 }
 
 
@@ -49,13 +52,13 @@ def count_lines(path: Path) -> int:
     return n + (last != b"\n")
 
 
-def check(shared: Path) -> list[dict]:
+def check(shared: Path, only: str = "") -> list[dict]:
     runner = CliRunner()
     env = {**os.environ, "GATEWARDEN_TOKEN_KEY": os.environ.get("GATEWARDEN_TOKEN_KEY", "check-real-logs-key-0123456789")}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "real.duckdb"
-        files = real_logs(shared)
+        files = [f for f in real_logs(shared) if only in str(f.relative_to(shared))]
         for path in files:
             result = runner.invoke(app, ["ingest", str(path), "--db", str(db), "-q", *EXTRA_ARGS.get(path.name, [])], env=env)
             con = duckdb.connect(str(db), read_only=True)
