@@ -1,7 +1,7 @@
 """User-agent classes over DISTINCT user agents, in DuckDB: family, major version, class, bot name.
 
-Classes, first match wins: `ai_crawler` (ai.robots.txt), `bad_bot` (CrowdSec bad user agents),
-`sdk` (LLM vendor SDKs), `http_library` (curl, requests, okhttp, ...), `crawler` (monperrus
+Classes, first match wins: `sdk` (LLM vendor SDKs, whose UA names the vendor as ai.robots.txt does),
+`ai_crawler` (ai.robots.txt), `bad_bot` (CrowdSec bad user agents), `http_library` (curl, requests, okhttp, ...), `crawler` (monperrus
 crawler-user-agents), `browser` (a Mozilla-style UA naming a browser family), else `unknown`
 (family `empty` when no UA was sent). Lists are bundled in data/user_agents (MIT).
 
@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from gatewarden.enrich import sql_str
 
-UA_CLASSES = ("ai_crawler", "bad_bot", "sdk", "http_library", "crawler", "browser", "unknown")
+UA_CLASSES = ("sdk", "ai_crawler", "bad_bot", "http_library", "crawler", "browser", "unknown")
 CHUNK = 250  # patterns per combined regex: keeps each RE2 program well inside its memory budget
 
 # (family, class, regex whose group 1 is the version). Order matters: Edge and Opera also say Chrome,
@@ -156,12 +156,14 @@ def classify_user_agents(con: duckdb.DuckDBPyConnection, source_table: str, into
                CASE WHEN {empty.replace('u.', '')} THEN 'empty' ELSE coalesce(fam, bot_name) END AS ua_family,
                TRY_CAST(regexp_extract(ver, '^[0-9]+') AS INTEGER) AS ua_major,
                CASE WHEN {empty.replace('u.', '')} THEN 'unknown'
+                    WHEN fam_class = 'sdk' THEN 'sdk'
                     WHEN bot_class IN ('ai_crawler', 'bad_bot') THEN bot_class
-                    WHEN fam_class IN ('sdk', 'http_library') THEN fam_class
+                    WHEN fam_class = 'http_library' THEN 'http_library'
                     WHEN bot_class = 'crawler' THEN 'crawler'
                     WHEN fam_class = 'browser' THEN 'browser'
                     ELSE 'unknown' END AS ua_class,
-               CASE WHEN bot_class IN ('ai_crawler', 'bad_bot') OR (bot_class = 'crawler' AND coalesce(fam_class, '') NOT IN
+               CASE WHEN fam_class = 'sdk' THEN NULL
+                    WHEN bot_class IN ('ai_crawler', 'bad_bot') OR (bot_class = 'crawler' AND coalesce(fam_class, '') NOT IN
                     ('sdk', 'http_library')) THEN bot_name END AS bot_name
         FROM f""")
     for name in ("gw_ua", "gw_ua_bots", "gw_ua_patterns"):
