@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Fixes the day's traffic and its attacks (sizes, actors, timing).")] = 1,
         world_seed: Annotated[int, typer.Option("--world-seed", help="Fixes the population: customers, their keys, "
                                                 "addresses and networks. Keep it to get consecutive days of the same world.")] = 7,
-        scale: Annotated[float, typer.Option("--scale", min=0.01, help="Benign volume multiplier: 1.0 is ~27k requests; "
-                                             "40 is ~1M. Attacks grow more slowly.")] = 1.0,
+        scale: Annotated[float, typer.Option("--scale", min=0.01, help="Benign volume multiplier: 1.0 is ~27k requests, "
+                                             "75 about a million. Attacks grow more slowly.")] = 1.0,
         formats: Annotated[str, typer.Option("--formats", help="Comma-separated: jsonl (canonical), nginx "
                                              "(access log + nginx.log_format).")] = "jsonl,nginx",
         quiet: QuietOption = False,
