@@ -11,6 +11,7 @@ from gatewarden.detectors.fingerprint_quota import FingerprintQuota
 from gatewarden.detectors.graphql import GraphqlDetector
 from gatewarden.detectors.ip_token_fanout import IpTokenFanout
 from gatewarden.detectors.schema import SchemaDetector
+from gatewarden.detectors.sequence import SequenceDetector
 from gatewarden.detectors.token_ip_fanout import TokenIpFanout
 
 # One detector per line, in the order they run.
@@ -24,6 +25,7 @@ DETECTORS: tuple[type[Detector], ...] = (
     GraphqlDetector,
     AuthAbuseDetector,
     SchemaDetector,
+    SequenceDetector,
 )
 
 

@@ -16,6 +16,7 @@ from gatewarden.detectors import fingerprint_quota as fingerprint_quota_detector
 from gatewarden.detectors import graphql as graphql_detector
 from gatewarden.detectors import ip_token_fanout as ip_token_fanout_detector
 from gatewarden.detectors import schema as schema_detector
+from gatewarden.detectors import sequence as sequence_detector
 from gatewarden.detectors import token_ip_fanout as token_ip_fanout_detector
 from gatewarden.settings import Section
 
@@ -51,3 +52,4 @@ class DetectorsConfig(Section):
     graphql: graphql_detector.Settings = graphql_detector.Settings()
     auth_abuse: auth_abuse_detector.Settings = auth_abuse_detector.Settings()
     schema: schema_detector.Settings = schema_detector.Settings()
+    sequence: sequence_detector.Settings = sequence_detector.Settings()

@@ -1,0 +1,184 @@
+"""sequence: sessions that move through the API unlike the window's population.
+
+Sessions are `win.session_key` (session cookie, token or fingerprint@ip, cut after 30 minutes of
+inactivity); static assets are left out of the sequences. Three signals, all learned from the
+window's own sessions:
+
+- surprise: a first-order Markov model of endpoint transitions (a start state `^` included), with
+  additive smoothing; a session's surprise is its mean negative log-likelihood per step, compared
+  with the population of sessions long enough to judge (median + k MAD);
+- both models are learned per client class (browser, sdk, automation, ... from features.py): a web
+  app's users walk pages, login and model lists before generating, SDK clients call the API directly;
+- precedence: for each endpoint, the endpoints that usually come before it in the same session
+  (share of its sessions >= `pred_share`) are its usual predecessors; reaching an expensive endpoint
+  with none of them before is a violation (a bot calling image generation with no page, login or
+  model list first);
+- timing: the coefficient of variation of inter-arrival times over sessions with enough requests;
+  metronome timing is evidence of a script, but paying batch customers run scripts too, so on its
+  own it is never more than low.
+
+Top 2- and 3-grams go to `sequence_ngrams` for the report.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from pydantic import Field
+
+from gatewarden.detectors.base import Detector, Window
+from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, sample_ids
+from gatewarden.settings import DetectorSettings
+
+
+class Settings(DetectorSettings):
+    smoothing: float = Field(
+        0.5, gt=0, description="Additive (Lidstone) smoothing of transition counts: an unseen transition gets a small, "
+        "non-zero probability, so one odd step is surprising but not infinitely so.")
+    min_steps: int = Field(
+        8, ge=3, description="Sessions shorter than this are not judged on surprise or timing: a mean over three "
+        "steps says little.")
+    k_mad: float = Field(
+        4.0, gt=0, description="Surprise threshold: median + k x 1.4826 x MAD of the judged sessions' surprise.")
+    pred_share: float = Field(
+        0.5, gt=0, le=1, description="An endpoint is a usual predecessor of another when it comes before it in at least "
+        "this share of the sessions that reach it.")
+    min_target_sessions: int = Field(
+        20, ge=1, description="Precedence is learned only for endpoints reached in at least this many sessions.")
+    max_skip_share: float = Field(
+        0.1, gt=0, lt=1, description="A usual-predecessor rule holds only when at most this share of the sessions reaching "
+        "the endpoint skip it; where skipping is common (API clients calling it directly) nothing is a violation.")
+    max_cv: float = Field(
+        0.1, gt=0, description="Inter-arrival coefficient of variation at or below which timing is machine-regular "
+        "(humans are bursty: CV near or above 1); lowered further when the population itself is that regular.")
+    ngrams_kept: int = Field(50, ge=1, description="Top n-grams per length stored in sequence_ngrams for the report.")
+
+
+class SequenceDetector(Detector):
+    name = "sequence"
+    summary = "Sessions with surprising endpoint sequences, skipped usual predecessors, machine-regular timing"
+
+    def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
+        s = self.settings
+        con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq AS
+            SELECT session_key, coalesce(ua_class, 'other') AS stratum, token, fingerprint, ja4, ja3, user_agent, accept_language,
+                   client_ip, ts, endpoint, cost,
+                   request_id, source_file, source_line,
+                   row_number() OVER w AS step,
+                   coalesce(lag(endpoint) OVER w, '^') AS prev,
+                   lag(endpoint, 2) OVER w AS prev2,
+                   epoch(ts - lag(ts) OVER w) AS gap_s
+            FROM win WHERE endpoint IS NOT NULL AND session_key IS NOT NULL AND NOT coalesce(is_static, false)
+            WINDOW w AS (PARTITION BY session_key ORDER BY ts, source_file, source_line)""")
+        if not con.execute("SELECT count(*) FROM gw_seq").fetchall()[0][0]:
+            return None
+        self._store_ngrams(con, window)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_nll AS
+            WITH t AS (SELECT stratum, prev, endpoint, count(*) AS c FROM gw_seq GROUP BY stratum, prev, endpoint),
+            f AS (SELECT stratum, prev, sum(c) AS total FROM t GROUP BY stratum, prev),
+            v AS (SELECT count(DISTINCT endpoint) AS states FROM gw_seq)
+            SELECT t.stratum, t.prev, t.endpoint, t.c, f.total,
+                   -ln((t.c + {s.smoothing!r}) / (f.total + {s.smoothing!r} * v.states)) AS nll
+            FROM t JOIN f ON t.stratum = f.stratum AND t.prev = f.prev, v""")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_sessions AS
+            SELECT q.session_key, count(*) AS steps, avg(n.nll) AS surprise,
+                   stddev_pop(q.gap_s) / nullif(avg(q.gap_s), 0) AS gap_cv, avg(q.gap_s) AS mean_gap_s
+            FROM gw_seq q JOIN gw_seq_nll n ON n.stratum = q.stratum AND n.prev = q.prev AND n.endpoint = q.endpoint
+            GROUP BY q.session_key HAVING count(*) >= {s.min_steps}""")
+        self._precedence(con)
+        n_sessions = "(SELECT count(*) FROM gw_seq_sessions)"
+        surprise_thr = robust_threshold("gw_seq_sessions", "surprise", s.k_mad, 0.0)
+        cv_thr = f"""(SELECT greatest(0.01, least({s.max_cv!r}, med - 3 * 1.4826 * mad)) AS threshold, med
+            FROM (SELECT m.med, median(abs(x.gap_cv - m.med)) AS mad FROM gw_seq_sessions x,
+                  (SELECT median(gap_cv) AS med FROM gw_seq_sessions) m GROUP BY m.med))"""
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_flags AS
+            WITH st AS {surprise_thr}, ct AS {cv_thr}
+            SELECT coalesce(ss.session_key, pv.session_key) AS session_key,
+                   ss.steps, ss.surprise, st.threshold AS surprise_threshold, ss.surprise >= st.threshold AS surprising,
+                   ss.gap_cv, ss.mean_gap_s, ct.threshold AS cv_threshold, ss.gap_cv <= ct.threshold AS regular,
+                   coalesce(pv.violations, 0) AS violations, pv.skipped, st.med AS surprise_median, ct.med AS cv_median
+            FROM gw_seq_sessions ss FULL JOIN gw_seq_violations pv ON pv.session_key = ss.session_key, st, ct""")
+        signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
+        common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
+                {sample_ids()} AS sample_request_ids,
+                CASE WHEN mode(q.token) IS NOT NULL THEN json_object('token', mode(q.token))
+                     ELSE {ENTITY_KEYS['fingerprint'][1]} END AS match"""
+        base_details = f"""'signals', any_value({signals}), 'steps', any_value(f.steps), 'token', mode(q.token),
+                'fingerprint', mode(q.fingerprint), 'client_ips', count(DISTINCT q.client_ip),
+                'path', (list(q.endpoint ORDER BY q.step))[1:12], 'judged_sessions', {n_sessions}"""
+        metrics = [
+            ("sequence_surprise", "any_value(f.surprise)", "any_value(f.surprise_threshold)", "coalesce(f.surprising, false)",
+             "any_value(f.surprise) / nullif(any_value(f.surprise_threshold), 0)",
+             "'surprise_median', any_value(f.surprise_median), 'unit', 'mean -ln P(step | previous step), Markov model of this window'"),
+            ("precedence_violations", "CAST(any_value(f.violations) AS DOUBLE)", "1.0", "f.violations > 0",
+             "CAST(any_value(f.violations) AS DOUBLE)",
+             "'skipped', any_value(f.skipped), 'rule', 'expensive endpoint reached with none of its usual predecessors before it'"),
+            ("timing_regularity", "any_value(f.gap_cv)", "any_value(f.cv_threshold)", "coalesce(f.regular, false)",
+             "any_value(f.cv_threshold) / greatest(any_value(f.gap_cv), 0.001)",
+             "'cv_median', any_value(f.cv_median), 'mean_gap_s', round(any_value(f.mean_gap_s), 2), "
+             "'unit', 'coefficient of variation of inter-arrival seconds (lower is more regular)'"),
+        ]
+        parts = []
+        for metric, observed, threshold, flagged, score, extra in metrics:
+            # Only a surprising path AND a skipped predecessor together are block-worthy; regular timing never
+            # raises severity that far (paying batch customers script their calls).
+            high = "" if metric == "timing_regularity" else \
+                "WHEN bool_or(coalesce(f.surprising, false)) AND any_value(f.violations) > 0 THEN 'high'"
+            parts.append(f"""
+            SELECT 'sequence' AS detector, 'session' AS scope, q.session_key AS value, '{metric}' AS metric,
+                {observed} AS observed, {threshold} AS threshold, {score} AS score,
+                CASE {high} WHEN any_value({signals}) >= 2 OR ('{metric}' <> 'timing_regularity' AND {score} >= 2) THEN 'medium'
+                     ELSE 'low' END AS severity,
+                {common},
+                json_object({base_details}, {extra}, 'window_hours', {window.hours!r}) AS details
+            FROM gw_seq q JOIN gw_seq_flags f ON f.session_key = q.session_key
+            WHERE {flagged} GROUP BY q.session_key""")
+        return " UNION ALL ".join(parts)
+
+    def _precedence(self, con: duckdb.DuckDBPyConnection) -> None:
+        """gw_seq_violations(session_key, violations, skipped): expensive endpoints reached without a usual predecessor."""
+        s = self.settings
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_violations AS
+            WITH firsts AS (SELECT session_key, any_value(stratum) AS stratum, endpoint, min(step) AS first_step
+                            FROM gw_seq GROUP BY session_key, endpoint),
+            reach AS (SELECT stratum, endpoint, count(*) AS sessions FROM firsts GROUP BY stratum, endpoint),
+            before AS (
+                SELECT b.stratum, b.endpoint AS target, a.endpoint AS pred, count(*) AS sessions
+                FROM firsts b JOIN firsts a ON a.session_key = b.session_key AND a.first_step < b.first_step
+                GROUP BY b.stratum, b.endpoint, a.endpoint),
+            usual AS (
+                SELECT x.stratum, x.target, x.pred, x.sessions / r.sessions AS share
+                FROM before x JOIN reach r ON r.stratum = x.stratum AND r.endpoint = x.target
+                WHERE r.sessions >= {s.min_target_sessions} AND x.sessions >= {s.pred_share} * r.sessions),
+            expensive AS (
+                SELECT endpoint FROM gw_seq GROUP BY endpoint
+                HAVING avg(cost) >= (SELECT median(cost) FROM gw_seq)),
+            guarded AS (SELECT DISTINCT u.stratum, u.target FROM usual u JOIN expensive e ON e.endpoint = u.target),
+            cand AS (
+                SELECT b.session_key, b.stratum, b.endpoint
+                FROM firsts b JOIN guarded g ON g.stratum = b.stratum AND g.target = b.endpoint
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM firsts a JOIN usual u ON u.stratum = b.stratum AND u.pred = a.endpoint AND u.target = b.endpoint
+                    WHERE a.session_key = b.session_key AND a.first_step < b.first_step)),
+            -- A precedence is a rule only where skipping it is rare: most sessions reaching the target honour it.
+            rule AS (
+                SELECT c.stratum, c.endpoint FROM cand c JOIN reach r ON r.stratum = c.stratum AND r.endpoint = c.endpoint
+                GROUP BY c.stratum, c.endpoint, r.sessions HAVING count(*) <= {s.max_skip_share} * r.sessions),
+            v AS (SELECT c.* FROM cand c JOIN rule USING (stratum, endpoint))
+            SELECT v.session_key, count(*) AS violations,
+                   list(json_object('endpoint', v.endpoint, 'usual_predecessors',
+                                    (SELECT list(u.pred || ' (' || CAST(round(100 * u.share) AS INTEGER) || '%)' ORDER BY u.share DESC)
+                                     FROM usual u WHERE u.stratum = v.stratum AND u.target = v.endpoint),
+                                    'client_class', v.stratum) ORDER BY v.endpoint) AS skipped
+            FROM v GROUP BY v.session_key""")
+
+    def _store_ngrams(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
+        con.execute("DELETE FROM sequence_ngrams WHERE window_start = ? AND window_end = ?", [window.start, window.end])
+        con.execute(f"""INSERT INTO sequence_ngrams
+            SELECT ?, ?, n, ngram, requests, sessions FROM (
+                SELECT n, ngram, count(*) AS requests, count(DISTINCT session_key) AS sessions,
+                       row_number() OVER (PARTITION BY n ORDER BY count(*) DESC, ngram) AS rank
+                FROM (SELECT 2 AS n, prev || ' -> ' || endpoint AS ngram, session_key FROM gw_seq WHERE prev <> '^'
+                      UNION ALL
+                      SELECT 3, prev2 || ' -> ' || prev || ' -> ' || endpoint, session_key FROM gw_seq WHERE prev2 IS NOT NULL)
+                GROUP BY n, ngram)
+            WHERE rank <= {self.settings.ngrams_kept}""", [window.start, window.end])
