@@ -102,7 +102,8 @@ def offenders(con: duckdb.DuckDBPyConnection, window: Window, run: str | None, t
             ORDER BY cost DESC NULLS LAST, requests DESC, scope, value LIMIT ?""", [run, top])
         for item in items:
             item["reasons"] = json.loads(item["reasons"]) if isinstance(item["reasons"], str) else item["reasons"]
-        return {"available": True, "source": "decisions", "items": items}
+        if items:
+            return {"available": True, "source": "decisions", "items": items}
     items = dicts(con, """
         SELECT scope, value, NULL AS action, list(DISTINCT detector ORDER BY detector) AS detectors, max(requests) AS requests,
                round(coalesce(max(cost), 0), 4) AS cost, NULL AS offence_count, NULL AS expires_at,
