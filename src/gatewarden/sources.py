@@ -12,10 +12,13 @@ import glob
 import gzip
 import hashlib
 import io
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +28,7 @@ from gatewarden.errors import UsageError
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+T = TypeVar("T")
 
 
 @dataclass
@@ -129,14 +133,25 @@ def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem])
     next_line = 1
     carry = b""
     with open_decompressed(path) as f:
-        while True:
-            try:
-                block = f.read(chunk_bytes)
-            except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
-                # Everything decoded so far is kept; the cut-off last line (in `carry`) still goes
-                # through the parser below and is rejected on its own if it is incomplete.
-                problems.append(ReadProblem(next_line, f"compressed stream is damaged ({type(exc).__name__}: {exc})"))
-                break
+        damaged = False
+        while not damaged:
+            # Read in 64 KB pieces: a decompressor that fails mid-read discards the whole read,
+            # so small pieces keep everything decoded before the damage.
+            pieces: list[bytes] = []
+            size = 0
+            while size < chunk_bytes:
+                try:
+                    piece = f.read(min(1 << 16, chunk_bytes - size))
+                except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
+                    # The cut-off last line (in `carry`) still goes through the parser and is rejected on its own.
+                    problems.append(ReadProblem(next_line, f"compressed stream is damaged ({type(exc).__name__}: {exc})"))
+                    damaged = True
+                    break
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+            block = b"".join(pieces)
             if not block:
                 break
             data = carry + block
@@ -150,3 +165,50 @@ def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem])
             yield batch
     if carry:
         yield _split(_decode(carry), next_line)
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Produce `items` in a background thread, at most `depth` ahead of the consumer.
+
+    Reading, decompressing and splitting the next batch (C code that releases the GIL) then
+    overlaps with DuckDB parsing the current one, while memory stays bounded by depth + 2 batches.
+    An exception in the producer is raised in the consumer, at the point it would have occurred.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+            return
+        put(_DONE)
+
+    worker = threading.Thread(target=produce, name="gatewarden-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
