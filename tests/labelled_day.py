@@ -12,6 +12,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+
 from featurekit import CHROME, DAY, FIREFOX, SDK, minutes, req, write_day
 
 BROWSER_JA4 = ("t13d1516h2_8daaf6152771_02713d6af862", "t13d1715h2_5b57614c22b0_3d5424432f57")
@@ -47,12 +48,13 @@ def build(folder: Path, seed: int, scale: float) -> tuple[Path, Path]:
                     bot_score=int(rng.integers(2, 25) if sdk else rng.integers(40, 99)),
                     ja4=BROWSER_JA4[0], accept_language=LANGS[0]), "benign", False, "token", token)
     # Anonymous browsing: many people sharing a few common browser fingerprints, several requests each.
-    for i in range(int(120 * scale)):
+    for _ in range(int(120 * scale)):
         addr, lang = ip(int(rng.integers(11, 99))), str(rng.choice(LANGS))
         start = float(rng.uniform(0, 1300))
         for j in range(int(rng.integers(4, 12))):
             add(req(DAY + minutes(start + j * float(rng.uniform(0.2, 3))), client_ip=addr, asn=int(rng.choice(asns)),
-                    method="GET", path="/share/abc" if j % 2 else "/static/js/app.js", user_agent=FIREFOX.format(v=int(rng.integers(131, 134))),
+                    method="GET", path="/share/abc" if j % 2 else "/static/js/app.js",
+                    user_agent=FIREFOX.format(v=int(rng.integers(131, 134))),
                     ja4=BROWSER_JA4[1], accept_language=lang, bot_score=int(rng.integers(40, 99))),
                 "benign", False, "ip", addr)
     # Hard benign: a traveller, sequential over a few networks.

@@ -7,13 +7,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from featurekit import ingest
-from labelled_day import build
 
 from conftest import SAMPLE_LOGS
+from featurekit import ingest
 from gatewarden.config import load_config
 from gatewarden.db import connect
 from gatewarden.evaluate import evaluate
+from labelled_day import build
 
 ATTACKS = ("leaked_key", "token_farm", "bot_asn", "residential_scraper", "burst")
 HARD_BENIGN = ("traveller", "big_customer", "corporate_nat")
@@ -82,9 +82,8 @@ def test_missing_labels_is_one_clear_error(tmp_path, db_path, cli):
 def test_sample_logs(tmp_path, cli):
     labels = sorted(SAMPLE_LOGS.glob("labels-*.csv.gz"))[-1]
     day = labels.name.removeprefix("labels-").removesuffix(".csv.gz")
-    logs = [p for p in SAMPLE_LOGS.iterdir() if day in p.name and p != labels]
     db = tmp_path / "gw.duckdb"
-    assert cli("ingest", *logs, "--db", db, "-q").exit_code == 0
+    assert cli("ingest", SAMPLE_LOGS / f"requests-{day}.jsonl.gz", "--db", db, "-q").exit_code == 0
     result = cli("eval", "--labels", labels, "--db", db)
     assert result.exit_code == 0, result.output
     con = connect(load_config().database.model_copy(update={"path": db}))
@@ -94,5 +93,8 @@ def test_sample_logs(tmp_path, cli):
         con.close()
     for row in report.attacks:
         if row.expected_detector in ("token_ip_fanout", "ip_token_fanout", "asn_automation", "fingerprint_quota", "burst"):
-            assert row.requests_found_expected >= 0.8, row
-    assert report.row("all benign").requests_high <= 0.01
+            assert row.requests_found_expected >= 0.95, row
+    # Benign requests at high severity are only the owners' own calls on a leaked key (blocking the key stops them too).
+    assert report.row("all benign").requests_high <= 0.02
+    for row in report.benign:
+        assert row.entities_high == 0, row

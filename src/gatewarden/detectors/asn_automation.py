@@ -4,7 +4,8 @@ Each ASN's share of automated requests (CDN bot score where logged, else gatewar
 `automated` evidence >= 0.5) is compared with the day's global share. A Wilson lower bound keeps
 small ASNs from being judged on noise: an ASN is reported when we are confident (z) its true share
 is above the baseline by a margin. An ASN-wide action hits everyone there, so high severity needs an
-extreme share AND little collateral: few requests from tokens that look like people.
+extreme share AND little collateral: few requests from established customers (hosting ASNs carry
+legitimate SDK traffic that is automated by nature) or declared crawlers.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ class Settings(DetectorSettings):
         "(30% -> 82.5%) ...",
     )
     max_collateral_share: float = Field(
-        0.15, ge=0, le=1, description="... and at most this share of the ASN's requests from human-looking tokens."
+        0.15, ge=0, le=1, description="... and at most this share of the ASN's requests from established customers' tokens "
+        "(steady over customer_min_hours hours from at most two networks) and declared crawlers.",
     )
+    customer_min_hours: int = Field(3, ge=1, description="Active hours that make a token an established customer, not a burner.")
     min_spread_ips: int = Field(
         20, ge=1, description="High severity also needs the ASN's traffic spread over at least this many addresses: "
         "automation from a few addresses (one customer's servers, one farm) is better handled per address or token.",
@@ -50,16 +53,18 @@ class AsnAutomation(Detector):
         con.execute(f"""
         CREATE OR REPLACE TEMP TABLE gw_asn_candidates AS
         WITH r AS (SELECT *, automated >= 0.5 AS is_auto FROM win WHERE asn IS NOT NULL),
-        human_tokens AS (
-            -- Tokens that look like people: mostly not automated. Their requests are the collateral of an ASN block.
-            SELECT token FROM win WHERE token IS NOT NULL GROUP BY token HAVING avg(automated) < 0.5
+        customers AS (
+            -- Tokens that look like established customers, automated or not: steady over hours from a few networks.
+            -- Their requests, and declared crawlers', are the collateral of an ASN-wide action.
+            SELECT token FROM win WHERE token IS NOT NULL GROUP BY token
+            HAVING count(DISTINCT net) <= 2 AND count(DISTINCT date_trunc('hour', ts)) >= {s.customer_min_hours}
         ),
         a AS (
             SELECT asn, any_value(as_org) AS as_org, bool_or(is_hosting) AS is_hosting, count(*) AS requests,
                    count(*) FILTER (WHERE is_auto) AS automated, count(DISTINCT token) AS tokens,
                    count(DISTINCT client_ip) AS ips,
-                   count(*) FILTER (WHERE token IN (SELECT token FROM human_tokens)) AS collateral_requests,
-                   count(DISTINCT token) FILTER (WHERE token IN (SELECT token FROM human_tokens)) AS collateral_tokens
+                   count(*) FILTER (WHERE token IN (SELECT token FROM customers) OR ua_class = 'bot') AS collateral_requests,
+                   count(DISTINCT token) FILTER (WHERE token IN (SELECT token FROM customers)) AS collateral_tokens
             FROM r GROUP BY asn
         ),
         g AS (SELECT avg(CASE WHEN automated >= 0.5 THEN 1.0 ELSE 0.0 END) AS baseline, count(*) AS total FROM win),

@@ -3,8 +3,9 @@
 Low-and-slow scraping through residential proxies spreads over thousands of addresses sending
 1-4 requests each, so no address and no token stands out. What the scraper cannot rotate cheaply
 is its client: TLS stack (JA4/JA3), browser build, language. `win.fingerprint` hashes exactly
-those, so the fingerprint's total anonymous usage is measured against a quota: the typical
-fingerprint's usage times a robust band (log scale median + k x MAD).
+those, so the fingerprint's anonymous usage is measured against quotas: the typical fingerprint's requests and
+distinct addresses times a robust band (log scale median + k x MAD); the finding names the metric
+that is further over its quota.
 
 Popular real browsers share fingerprints too; they differ in shape: many sessions with page
 loads and cookies, several requests per address. High severity therefore also needs the spread
@@ -58,29 +59,36 @@ class FingerprintQuota(Detector):
             FROM anon GROUP BY fingerprint
         ),
         shape AS (SELECT fingerprint, median(n) AS median_per_ip FROM per_ip GROUP BY fingerprint),
-        q AS (SELECT count(*) AS population, {log_mad_threshold('requests', s.k, s.floor)} AS quota
-              FROM f WHERE requests >= {s.min_population_requests}),
         pages AS (
             -- Real browsers behind a shared fingerprint load pages: static assets in the same sessions.
             SELECT fingerprint, avg(CASE WHEN is_static THEN 1.0 ELSE 0.0 END) AS static_share FROM win
             WHERE fingerprint IS NOT NULL GROUP BY fingerprint
-        )
-        SELECT 'fingerprint' AS scope, f.fingerprint AS value, 'anonymous_requests' AS metric, f.requests AS observed,
-               q.quota AS threshold,
-               CASE WHEN f.requests >= {s.high_score} * q.quota AND shape.median_per_ip <= {s.spread_requests_per_ip}
-                         AND f.ips >= {s.spread_min_ips} AND (f.automated_share >= 0.5 OR coalesce(pages.static_share, 0) < 0.05)
-                    THEN 'high'
-                    WHEN shape.median_per_ip <= {s.spread_requests_per_ip} AND f.ips >= {s.spread_min_ips} THEN 'medium'
+        ),
+        q AS (SELECT count(*) AS population, {log_mad_threshold('requests', s.k, s.floor)} AS quota,
+                     {log_mad_threshold('ips', s.k, s.spread_min_ips)} AS ip_quota
+              FROM f WHERE requests >= {s.min_population_requests}),
+        scored AS (
+            SELECT f.*, q.*, shape.median_per_ip, pages.static_share,
+                   greatest(f.requests / q.quota, f.ips / q.ip_quota) AS best,
+                   f.requests / q.quota >= f.ips / q.ip_quota AS by_requests
+            FROM f CROSS JOIN q JOIN shape USING (fingerprint) LEFT JOIN pages USING (fingerprint)
+        ),
+        SELECT 'fingerprint' AS scope, fingerprint AS value,
+               CASE WHEN by_requests THEN 'anonymous_requests' ELSE 'anonymous_addresses' END AS metric,
+               CASE WHEN by_requests THEN requests ELSE ips END AS observed,
+               CASE WHEN by_requests THEN quota ELSE ip_quota END AS threshold,
+               CASE WHEN best >= {s.high_score} AND median_per_ip <= {s.spread_requests_per_ip} AND ips >= {s.spread_min_ips}
+                         AND (automated_share >= 0.5 OR coalesce(static_share, 0) < 0.05) THEN 'high'
+                    WHEN median_per_ip <= {s.spread_requests_per_ip} AND ips >= {s.spread_min_ips} THEN 'medium'
                     ELSE 'low' END AS severity,
-               -- The match names only the raw fields the fingerprint stands for (NULL members left out).
-               {fingerprint_match('f.ja4', 'f.ja3', 'f.user_agent', 'f.accept_language')} AS match,
-               json_object('window_hours', {window.hours}, 'distinct_ips', f.ips, 'distinct_nets', f.nets, 'distinct_asns', f.asns,
-                           'sessions', f.sessions, 'median_requests_per_ip', shape.median_per_ip,
-                           'automated_share', round(f.automated_share, 3), 'static_share', round(pages.static_share, 3),
-                           'ua_family', f.ua_family, 'ua_major', f.ua_major, 'is_hosting', f.is_hosting,
-                           'user_agents_in_fingerprint', f.user_agents, 'population_fingerprints', q.population,
+               {fingerprint_match('ja4', 'ja3', 'user_agent', 'accept_language')} AS match,
+               json_object('window_hours', {window.hours}, 'anonymous_requests', requests, 'request_quota', round(quota, 2),
+                           'distinct_ips', ips, 'address_quota', round(ip_quota, 2), 'distinct_nets', nets, 'distinct_asns', asns,
+                           'sessions', sessions, 'median_requests_per_ip', median_per_ip,
+                           'automated_share', round(automated_share, 3), 'static_share', round(static_share, 3),
+                           'ua_family', ua_family, 'ua_major', ua_major, 'is_hosting', is_hosting,
+                           'user_agents_in_fingerprint', user_agents, 'population_fingerprints', population,
                            'k', {s.k}) AS details
-        FROM f CROSS JOIN q JOIN shape USING (fingerprint) LEFT JOIN pages USING (fingerprint)
-        WHERE f.requests >= q.quota
+        FROM scored WHERE best >= 1
         """)
         return findings_select(self.name, "gw_fpq_candidates", "fingerprint")
