@@ -133,3 +133,17 @@ def _config(tmp_path: Path, body: str) -> Path:
     path = tmp_path / f"cfg{abs(hash(body))}.toml"
     path.write_text("[decisions]\n" + body + "\n" if not body.startswith("[") else body + "\n")
     return path
+
+
+def test_rate_limits_come_from_clean_callers_with_backtest(day_db, tmp_path, cli):
+    insert_findings(day_db, ATTACK_FINDINGS)
+    decide(cli, day_db, tmp_path / "out")
+    limits = load_json(tmp_path / "out/rate_limits.json")["limits"]
+    overall = {(r["key"], r["window_s"]): r for r in limits if r["endpoint"] == "*"}
+    assert {("token", 60), ("ip", 60), ("token", 86400)} <= set(overall)
+    assert ("fingerprint", 60) not in overall  # 3 clean JA4s: below rate_limit_min_entities, no guess
+    day = overall[("token", 86400)]
+    # 40 callers x 20 requests a day, minus key_user001 (an anomaly finding); the farm's tokens ride on flagged addresses.
+    assert day["entities"] == 39 and day["p99"] == 20 and day["limit"] == 40 and day["confidence"] == "medium"
+    assert day["backtest"] == {"entities_throttled": 0, "requests_throttled": 0}
+    assert ("token", 60) in {(r["key"], r["window_s"]) for r in limits if r["endpoint"] == "/v1/chat/completions"}

@@ -15,6 +15,7 @@ import duckdb
 from gatewarden.db import rows
 from gatewarden.decisions.config import AllowlistConfig, VerifiedCrawler
 from gatewarden.detectors.base import Window
+from gatewarden.enrich.crawlers import verified_crawlers
 from gatewarden.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -70,6 +71,8 @@ def build(con: duckdb.DuckDBPyConnection, cfg: AllowlistConfig, window: Window) 
         allow.networks.append((net, f"allowlisted {entry}"))
     for asn in cfg.asns:
         allow.asns[asn] = f"allowlisted AS{asn}"
+    if cfg.use_bundled_crawlers:
+        allow.crawler_ips.update(_bundled_verified_ips(con, window))
     for crawler in allow.crawlers:
         for asn in crawler.asns:
             allow.asns.setdefault(asn, f"network of verified crawler {crawler.name} (AS{asn})")
@@ -96,3 +99,11 @@ def _verified_ips(con: duckdb.DuckDBPyConnection, crawler: VerifiedCrawler, wind
         if asn in crawler.asns or any(addr.version == n.version and addr in n for n in ranges):
             verified[ip] = crawler.name
     return verified
+
+
+def _bundled_verified_ips(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, str]:
+    """Verified crawlers of the bundled CrowdSec legit-bot lists (published ranges, else the operator's ASN)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE gw_allow_src AS SELECT client_ip, ip_num, asn, user_agent FROM requests "
+                "WHERE ts >= ? AND ts < ?", [window.start, window.end])
+    verified_crawlers(con, "gw_allow_src", "gw_allow_crawlers")
+    return dict(rows(con, "SELECT client_ip, min(bot_name) FROM gw_allow_crawlers WHERE status = 'verified' GROUP BY client_ip"))

@@ -42,10 +42,11 @@ def latest_window(con: duckdb.DuckDBPyConnection) -> Window:
     return Window(row[0]["window_start"], row[0]["window_end"])
 
 
-def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged", skip_scopes: tuple[str, ...] = ()) -> None:
-    """Temp table `into`(req_key): the window's requests that a finding's match selects (findings of skip_scopes aside)."""
-    found = [f for f in dicts(con, "SELECT finding_id, scope, match FROM findings WHERE window_start = ? AND window_end = ?",
-                              [window.start, window.end]) if f["scope"] not in skip_scopes]
+def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged", skip_scopes: tuple[str, ...] = (),
+                  skip_detectors: tuple[str, ...] = ()) -> None:
+    """Temp table `into`(req_key): the window's requests that a finding's match selects (skipped scopes/detectors aside)."""
+    found = [f for f in dicts(con, "SELECT finding_id, detector, scope, match FROM findings WHERE window_start = ? AND window_end = ?",
+                              [window.start, window.end]) if f["scope"] not in skip_scopes and f["detector"] not in skip_detectors]
     matcher = Matcher(con, [Rule(f["finding_id"], json.loads(f["match"])) for f in found], name="gw_findings")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT req_key FROM "
                 f"({matcher.hits_sql(window_source(window.start, window.end))})")
@@ -61,9 +62,10 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
     basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
     run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
     flag_requests(con, window)
-    flag_requests(con, window, "gw_entity_flagged", tuple(dc.safety_broad_scopes))
+    # Supporting detectors never decide, so their findings don't excuse a decision that hits a request either.
+    flag_requests(con, window, "gw_entity_flagged", tuple(dc.safety_broad_scopes), tuple(dc.supporting_detectors))
     limits = ratelimits.recommend(con, window, "gw_flagged", dc.rate_limit_headroom, dc.rate_limit_min_entities)
-    decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits))
+    decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits), "gw_entity_flagged")
     impact = safety.clean_impact(con, decisions, window, "gw_entity_flagged")
     active = [d for d in decisions if d.status == "active"]
     run = {

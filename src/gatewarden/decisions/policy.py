@@ -22,13 +22,16 @@ from gatewarden.decisions import store
 from gatewarden.decisions.config import DecisionsConfig
 from gatewarden.decisions.merge import merge_networks
 from gatewarden.decisions.model import Decision, decision_id, rank
+from gatewarden.decisions.narrow import narrow_broad
 from gatewarden.detectors.base import Window
 
 SEVERITY = {"low": 0, "medium": 1, "high": 2}
 
 
-def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window, throttle_limits: dict[str, int]) -> list[Decision]:
-    """Every decision of the window, whatever its status; `throttle_limits` is requests/min per scope."""
+def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window, throttle_limits: dict[str, int],
+           flagged: str) -> list[Decision]:
+    """Every decision of the window, whatever its status; `throttle_limits` is requests/min per scope,
+    `flagged` the table of requests entity findings select (everything else is clean traffic)."""
     findings = dicts(con, """SELECT detector, scope, value, metric, observed, threshold, score, severity, requests, cost,
                                     first_seen, last_seen, match, window_start, window_end
                              FROM findings WHERE window_start = ? AND window_end = ?
@@ -42,6 +45,10 @@ def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window,
     for d in decisions:
         why = allow.why(d.scope, d.value, d.match)
         if why:
+            d.status, d.status_reason = "allowlisted", why
+    decisions += narrow_broad(con, decisions, window, flagged)
+    for d in decisions:
+        if d.status == "active" and (why := allow.why(d.scope, d.value, d.match)):
             d.status, d.status_reason = "allowlisted", why
     _escalate(con, cfg, decisions, window)
     decisions += _carried_over(con, decisions, window, allow)
