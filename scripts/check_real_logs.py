@@ -52,13 +52,13 @@ def count_lines(path: Path) -> int:
     return n + (last != b"\n")
 
 
-def check(shared: Path, only: str = "") -> list[dict]:
+def check(shared: Path, only: tuple[str, ...] = ("",)) -> list[dict]:
     runner = CliRunner()
     env = {**os.environ, "GATEWARDEN_TOKEN_KEY": os.environ.get("GATEWARDEN_TOKEN_KEY", "check-real-logs-key-0123456789")}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "real.duckdb"
-        files = [f for f in real_logs(shared) if only in str(f.relative_to(shared))]
+        files = [f for f in real_logs(shared) if any(o in str(f.relative_to(shared)) for o in only)]
         for path in files:
             result = runner.invoke(app, ["ingest", str(path), "--db", str(db), "-q", *EXTRA_ARGS.get(path.name, [])], env=env)
             con = duckdb.connect(str(db), read_only=True)

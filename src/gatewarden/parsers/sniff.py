@@ -15,7 +15,7 @@ from gatewarden.errors import GatewardenError
 from gatewarden.parsers import PARSERS
 from gatewarden.parsers.base import LINES, FileParser, LineParser, Parser, ParserOptions
 from gatewarden.parsers.suggest import infer_log_format
-from gatewarden.sources import head_bytes, head_lines
+from gatewarden.sources import head_bytes, head_lines, read_line_batches
 
 MIN_SHARE = 0.5
 
@@ -40,7 +40,7 @@ def sniff(con: duckdb.DuckDBPyConnection, path: Path, options: ParserOptions) ->
     for cls in PARSERS.values():
         if issubclass(cls, FileParser) and cls(options).detect(head, path):
             return cls(options)
-    lines = head_lines(path)
+    lines = head_lines(path) or _head_of_damaged(path)
     candidates = [cls(options) for cls in PARSERS.values() if issubclass(cls, LineParser)]
     if options.log_format:
         # The given log_format is tried first; the built-in formats still read the other files of a mixed directory.
@@ -68,3 +68,10 @@ def _fix(con: duckdb.DuckDBPyConnection, lines: list[str]) -> str:
                     f"line, reads {share:.0%} of the sample: --log-format '{inferred}' "
                     "(rename any $unknown_N to the real variable; add --max-reject-ratio if some lines use another format).")
     return "Name the format with --format, or pass your nginx log_format string with --log-format '...'."
+
+
+def _head_of_damaged(path: Path, max_lines: int = 200) -> list[str]:
+    """First lines of an archive cut short before the sniffing sample ends (head_lines then sees nothing)."""
+    for batch in read_line_batches(path, 1 << 20, []):
+        return [ln for ln in batch.table.column("line").to_pylist() if ln.strip()][:max_lines]
+    return []
