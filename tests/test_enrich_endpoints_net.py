@@ -21,7 +21,8 @@ from gatewarden.enrich.openapi import load_openapi, match_template
 
 WORDS = ["v1", "v2", "chat", "completions", "gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "embeddings", "models",
          "messages", "threads", "runs", "files", "audio", "transcriptions", "claude-3-5-sonnet-20241022", "graphql", "login",
-         "api", "batches", "fine_tuning", "jobs", "moderations", "wp-login.php", "index.html", "o1-preview", "dall-e-3"]
+         "api", "batches", "fine_tuning", "text_embedding",
+         "user_settings", "jobs", "moderations", "wp-login.php", "index.html", "o1-preview", "dall-e-3"]
 B62 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 ids = st.one_of(
@@ -32,6 +33,7 @@ ids = st.one_of(
       .map(lambda t: t[0] + t[1] + t[2]),
     st.tuples(st.sampled_from(["chat", "msg", "file", "run", "thread", "asst", "batch"]), st.text(B62, min_size=7, max_size=24),
               st.sampled_from("0123456789")).map(lambda t: f"{t[0]}_{t[1]}{t[2]}"),
+    st.text(B62, min_size=12, max_size=24).map(lambda body: f"chat_{body}"),
     st.tuples(st.text(B62, min_size=11, max_size=24), st.sampled_from("0123456789")).map(lambda t: f"chatcmpl-{t[0]}{t[1]}"),
 )
 

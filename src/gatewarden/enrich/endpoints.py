@@ -24,7 +24,9 @@ def is_id_sql(s: str) -> str:
         f" OR (length({s}) >= 12 AND regexp_full_match({s}, '[0-9A-Fa-f]+') AND regexp_matches({s}, '[0-9]'))"
         f" OR (length({s}) >= 16 AND regexp_full_match({s}, '[A-Za-z0-9]+') AND regexp_matches({s}, '[0-9]')"
         f" AND regexp_matches({s}, '[A-Za-z]'))"
-        f" OR (regexp_full_match({s}, '[a-z]{{2,12}}_[A-Za-z0-9]{{8,}}') AND regexp_matches({s}, '_.*[0-9]'))"
+        # A prefixed id's body is long, or has a digit, or mixes cases; `text_embedding` has none of these.
+        f" OR (regexp_full_match({s}, '[a-z]{{2,12}}_[A-Za-z0-9]{{8,}}') AND (length({s}) - strpos({s}, '_') >= 12"
+        f" OR regexp_matches({s}, '_.*[0-9]') OR (regexp_matches({s}, '_.*[a-z]') AND regexp_matches({s}, '_.*[A-Z]'))))"
         f" OR (regexp_full_match({s}, '[a-z]{{2,12}}-[A-Za-z0-9]{{12,}}') AND regexp_matches({s}, '-.*[0-9]')))"
     )
 
