@@ -63,6 +63,10 @@ class DecisionsConfig(Section):
         0.01, ge=0, le=1, description="Safety valve: most share of the window's finding-free requests (and of its finding-free "
         "tokens) that block/challenge decisions may stop; beyond it nothing is written and the run exits 3."
     )
+    narrow_broad: bool = Field(
+        True, description="Replace an ASN/fingerprint decision that would stop clean traffic by decisions on its networks "
+        "(/24, /64) without clean traffic; false acts on the whole ASN/fingerprint and leaves the judgement to the safety valve."
+    )
     safety_broad_scopes: list[str] = Field(
         default_factory=lambda: ["asn", "fingerprint"],
         description="Finding scopes shared by many unrelated callers: their findings do not make a request 'carry a finding' "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,7 @@ from gatewarden.detectors.base import Window
 from gatewarden.emitters import Context, render_all, write_all
 from gatewarden.emitters.base import write_atomic
 from gatewarden.errors import GatewardenError, SafetyValveTripped
+from gatewarden.ops.state import record_published_limits, smooth_published_limits
 from gatewarden.replay import Matcher, Rule, window_source
 
 
@@ -65,6 +66,9 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
     # Supporting detectors never decide, so their findings don't excuse a decision that hits a request either.
     flag_requests(con, window, "gw_entity_flagged", tuple(dc.safety_broad_scopes), tuple(dc.supporting_detectors))
     limits = ratelimits.recommend(con, window, "gw_flagged", dc.rate_limit_headroom, dc.rate_limit_min_entities)
+    # Published limits move smoothly from last night's (EWMA, bounded change); throttles use the published ones.
+    day = (window.end - timedelta(microseconds=1)).date()
+    limits = smooth_published_limits(con, limits, day, cfg.operations)
     decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits), "gw_entity_flagged")
     impact = safety.clean_impact(con, decisions, window, "gw_entity_flagged")
     active = [d for d in decisions if d.status == "active"]
@@ -95,4 +99,5 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
     write_atomic(Path(out_dir) / "rate_limits.json", store.dumps(limits_doc))
     write_atomic(Path(out_dir) / "decisions.json", store.dumps(doc))
     store.save(con, run_id, window, decisions, {**run, "finished_at": datetime.now()})
+    record_published_limits(con, limits, day)
     return DecideResult(run_id, window, decisions, impact, [*written, Path(out_dir) / "rate_limits.json", Path(out_dir) / "decisions.json"])

@@ -46,7 +46,8 @@ def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window,
         why = allow.why(d.scope, d.value, d.match)
         if why:
             d.status, d.status_reason = "allowlisted", why
-    decisions += narrow_broad(con, decisions, window, flagged)
+    if cfg.narrow_broad:
+        decisions += narrow_broad(con, decisions, window, flagged)
     for d in decisions:
         if d.status == "active" and (why := allow.why(d.scope, d.value, d.match)):
             d.status, d.status_reason = "allowlisted", why
