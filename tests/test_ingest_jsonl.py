@@ -80,3 +80,12 @@ def test_mostly_garbage_file_is_refused_naming_the_line(tmp_path, db_path, cli):
     result = cli("ingest", log, "--db", db_path, "--format", "jsonl")
     assert result.exit_code == 1
     assert "junk.jsonl" in result.output and "first bad line 2" in result.output
+
+
+def test_blank_lines_are_counted_but_do_not_make_a_file_look_wrong(tmp_path, db_path, cli):
+    log = tmp_path / "gappy.jsonl"
+    log.write_text('{"ts": 1795168800}\n\n\n{"ts": 1795168801}\n\n')
+    result = cli("ingest", log, "--db", db_path)
+    assert result.exit_code == 0, result.output
+    assert fetch(db_path, "SELECT count(*), count(*) FILTER (reason = 'empty line') FROM rejects") == [(3, 3)]
+    assert fetch(db_path, "SELECT lines, accepted, rejected FROM ingested_files") == [(5, 2, 3)]

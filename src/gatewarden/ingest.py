@@ -41,6 +41,7 @@ class FileResult:
     rejected: int = 0
     min_ts: datetime | None = None
     max_ts: datetime | None = None
+    blank: int = 0  # empty lines: counted among the rejects, but not evidence of a wrong format
     problems: list[str] = field(default_factory=list)
 
 
@@ -159,10 +160,10 @@ class Ingestor:
             if self.progress:
                 self.progress(path, batch.table.num_rows)
         for problem in problems:
-            result.problems.append(f"after line {problem.after_line - 1}: {problem.reason}")
+            result.problems.append(f"after line {result.lines}: {problem.reason}")
             self.con.execute(
                 "INSERT INTO rejects VALUES (?, NULL, ?, NULL, ?, current_timestamp)",
-                [str(path), f"file damaged after line {problem.after_line - 1}: {problem.reason}", parser.name],
+                [str(path), f"file damaged after line {result.lines}: {problem.reason}", parser.name],
             )
 
     def _load_batch(self, parsed_sql: str, path: Path, parser: Parser, result: FileResult) -> None:
@@ -195,11 +196,13 @@ class Ingestor:
             )
         finally:
             con.unregister("gw_token_map")
-        total, rejected, lo, hi = con.execute(
-            "SELECT count(*), count(reject_reason), min(ts) FILTER (reject_reason IS NULL), "
+        total, rejected, blank, lo, hi = con.execute(
+            "SELECT count(*), count(reject_reason), count(*) FILTER (reject_reason = 'empty line'), "
+            "min(ts) FILTER (reject_reason IS NULL), "
             "max(ts) FILTER (reject_reason IS NULL) FROM gw_parsed").fetchall()[0]
         result.lines += total
         result.rejected += rejected
+        result.blank += blank
         result.accepted += total - rejected
         result.min_ts = min(x for x in (result.min_ts, lo) if x is not None) if (result.min_ts or lo) else None
         result.max_ts = max(x for x in (result.max_ts, hi) if x is not None) if (result.max_ts or hi) else None
@@ -216,13 +219,14 @@ class Ingestor:
         self.con.register("gw_token_map", table)
 
     def _refuse_if_mostly_rejected(self, path: Path, parser: Parser, result: FileResult) -> None:
-        if result.lines == 0 or result.rejected / result.lines <= self.cfg.ingest.max_reject_ratio:
+        lines, bad = result.lines - result.blank, result.rejected - result.blank
+        if lines == 0 or bad / lines <= self.cfg.ingest.max_reject_ratio:
             return
         first = rows(self.con, "SELECT source_line, reason, left(raw, 200) FROM rejects WHERE source_file = ? "
-                     "AND source_line IS NOT NULL ORDER BY source_line LIMIT 1", [str(path)])
+                     "AND source_line IS NOT NULL AND reason <> 'empty line' ORDER BY source_line LIMIT 1", [str(path)])
         line, reason, raw = first[0] if first else (None, "unknown", "")
         raise IngestRefused(
-            f"{path}: {result.rejected} of {result.lines} lines ({result.rejected / result.lines:.0%}) could not be "
+            f"{path}: {bad} of {lines} non-empty lines ({bad / lines:.0%}) could not be "
             f"read as {parser.name}; first bad line {line}: {reason}: {raw!r}.",
             suggestion(parser, raw or ""),
         )

@@ -39,9 +39,9 @@ class LineBatch:
 
 @dataclass
 class ReadProblem:
-    """A file-level problem found while reading (a truncated archive); becomes a reject."""
+    """A file-level problem found while reading (a truncated archive); becomes a reject.
+    It happens after the last line yielded, so the reader does not number it."""
 
-    after_line: int
     reason: str
 
 
@@ -144,7 +144,7 @@ def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem])
                     piece = f.read(min(1 << 16, chunk_bytes - size))
                 except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
                     # The cut-off last line (in `carry`) still goes through the parser and is rejected on its own.
-                    problems.append(ReadProblem(next_line, f"compressed stream is damaged ({type(exc).__name__}: {exc})"))
+                    problems.append(ReadProblem(f"compressed stream is damaged ({type(exc).__name__}: {exc})"))
                     damaged = True
                     break
                 if not piece:
