@@ -4,6 +4,7 @@ and store explained findings."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -50,18 +51,25 @@ def run_id_for(window: Window, detectors: list[str]) -> str:
     return hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
 
 
-def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: list[str] | None = None) -> AnalysisResult:
+def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: list[str] | None = None,
+            on_detector: Callable[[str, int], None] | None = None) -> AnalysisResult:
+    """`on_detector(name, how_many)` is called as each detector starts (progress bars)."""
     enabled = [d for d in DETECTORS if (only is None or d.name in only) and _settings(cfg, d.name).enabled]
     run_id = run_id_for(window, [d.name for d in enabled])
     started = datetime.now()
     n = build_window(con, window, cfg)
     counts: dict[str, int] = {}
     cols = ", ".join(FINDING_COLUMNS)
+    # A parallel float sum differs in its last bits from run to run; rounding far below what anyone reads keeps
+    # findings (and the decisions built on them) byte-identical when a night is re-run.
+    selected = ", ".join("round(cost, 9) AS cost" if c == "cost" else c for c in FINDING_COLUMNS)
     con.begin()
     try:
         # Re-analysing a window replaces its findings, so a re-run is idempotent.
         con.execute("DELETE FROM findings WHERE window_start = ? AND window_end = ?", [window.start, window.end])
         for cls in enabled:
+            if on_detector:
+                on_detector(cls.name, len(enabled))
             detector = cls(_settings(cfg, cls.name))
             sql = detector.findings_sql(con, window)
             if not sql:
@@ -70,7 +78,7 @@ def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: l
             before = scalar(con, "SELECT count(*) FROM findings")
             con.execute(
                 f"""INSERT INTO findings ({cols}, finding_id, run_id, window_start, window_end)
-                SELECT {cols},
+                SELECT {selected},
                        substr(sha256(concat_ws('|', detector, scope, value, metric, ?, ?)), 1, 16),
                        ?, ?, ?
                 FROM ({sql})""",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -23,11 +24,12 @@ DayOption = Annotated[
 DetectorOption = Annotated[list[str] | None, typer.Option("--detector", "-d", help="Run only these detectors (repeatable).")]
 
 
-def run_analyze(cfg: Config, window: str, day: datetime | None, only: list[str] | None) -> AnalysisResult:
+def run_analyze(cfg: Config, window: str, day: datetime | None, only: list[str] | None,
+                on_detector: Callable[[str, int], None] | None = None) -> AnalysisResult:
     con = connect(cfg.database)
     try:
         win = resolve_window(con, parse_duration(window), day.date() if day else None)
-        return analyze(con, cfg, win, only)
+        return analyze(con, cfg, win, only, on_detector)
     finally:
         con.close()
 

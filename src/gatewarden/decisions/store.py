@@ -54,7 +54,7 @@ def document(decisions: list[Decision], window: Window) -> dict:
             "expires_at": iso(d.expires_at), "ttl_s": d.ttl_s, "offence_count": d.offence_count,
             "reasons": [{k: r.get(k) for k in ("detector", "metric", "value", "threshold")} for r in d.reasons],
             "evidence": {"requests": d.requests, "first_seen": iso(d.first_seen), "last_seen": iso(d.last_seen),
-                         "cost": round(d.cost or 0.0, 6)},
+                         "cost": round(round(d.cost or 0.0, 9), 6)},  # 9 first: a float sum's last bits vary
         }
         if d.action == "throttle":
             item["limit"] = {"requests": d.limit_requests, "per_s": d.limit_per_s}

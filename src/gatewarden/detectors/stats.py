@@ -45,7 +45,7 @@ def findings_select(detector: str, candidates: str, key: str, samples: int = 5) 
     SELECT '{detector}' AS detector, c.scope, c.value, c.metric,
            CAST(c.observed AS DOUBLE) AS observed, CAST(c.threshold AS DOUBLE) AS threshold,
            round(CAST(c.observed AS DOUBLE) / nullif(c.threshold, 0), 4) AS score, c.severity,
-           a.requests, round(a.cost, 6) AS cost, a.first_seen, a.last_seen, a.sample_request_ids,
+           a.requests, round(round(a.cost, 9), 6) AS cost, a.first_seen, a.last_seen, a.sample_request_ids,
            CAST(c.match AS JSON) AS match, CAST(c.details AS JSON) AS details
     FROM {candidates} c
     JOIN (

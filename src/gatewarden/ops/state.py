@@ -42,7 +42,7 @@ def record_day(con: duckdb.DuckDBPyConnection, cfg: Config, day: date, analysed:
     if not (analysed and table_exists(con, "win") and analysed.start <= whole.start and analysed.end >= whole.end):
         build_window(con, whole, cfg)
     selects = [
-        f"""SELECT CAST(? AS DATE) AS day, '{scope}' AS scope, {expr} AS value, count(*) AS requests, round(sum(cost), 6) AS cost,
+        f"""SELECT CAST(? AS DATE) AS day, '{scope}' AS scope, {expr} AS value, count(*) AS requests, round(sum(cost), 9) AS cost,
                    count(*) FILTER (WHERE status >= 400) AS errors, count(DISTINCT date_trunc('hour', ts)) AS active_hours,
                    count(DISTINCT client_ip) AS distinct_ips, count(DISTINCT token) AS distinct_tokens,
                    count(DISTINCT asn) AS distinct_asns, round(avg(automated), 4) AS automated_share,
@@ -50,6 +50,7 @@ def record_day(con: duckdb.DuckDBPyConnection, cfg: Config, day: date, analysed:
             FROM win WHERE ts >= ? AND ts < ? AND {expr} IS NOT NULL GROUP BY ALL"""
         for scope, expr in ENTITY_SCOPES.items()
     ]
+    # cost is rounded far below what anyone reads: a parallel float sum's last bits vary between runs.
     params: list[Any] = []
     for _ in ENTITY_SCOPES:
         params += [day, whole.start, whole.end]
@@ -70,15 +71,16 @@ def record_day(con: duckdb.DuckDBPyConnection, cfg: Config, day: date, analysed:
 
 
 def smooth_rate_limits(con: duckdb.DuckDBPyConnection, tonight: Iterable[Mapping[str, Any]], day: date,
-                       ops: OperationsConfig | None = None, field: str = "per_minute") -> list[dict[str, Any]]:
+                       ops: OperationsConfig | None = None, field: str = "per_minute", record: bool = True) -> list[dict[str, Any]]:
     """Tonight's recommended limits moved smoothly from the previous nights' published ones.
 
     Each item needs `scope`, `value` and `field` (the recommended limit). The published limit is an EWMA
     of tonight's recommendation and the latest earlier night's published limit, bounded to
     [previous x max_down, previous x max_up] so one odd night cannot swing the gate. A key seen for the
-    first time gets its recommendation as is. The day's history is replaced, so a re-run is idempotent.
-    Returns copies of the items with `field` smoothed (integers stay integers, rounded up) plus
-    `recommended` and `previous`.
+    first time gets its recommendation as is. Returns copies of the items with `field` smoothed (integers
+    stay integers, rounded up) plus `recommended` and `previous`. With `record` the day's history is
+    replaced at once (a re-run is idempotent); without, call `record_rate_limits` once the limits are
+    really published, so a night whose output was held back is no one's "previous".
     """
     ops = ops or OperationsConfig()
     items = [dict(item) for item in tonight]
@@ -98,24 +100,54 @@ def smooth_rate_limits(con: duckdb.DuckDBPyConnection, tonight: Iterable[Mapping
             FROM gw_tonight t LEFT JOIN prev p USING (scope, value)""",
             [day, ops.rate_limit_alpha, ops.rate_limit_alpha, ops.rate_limit_max_down, ops.rate_limit_max_up])
     }
-    con.begin()
-    try:
-        con.execute("DELETE FROM rate_limit_history WHERE day = ?", [day])
-        if smoothed:
-            con.executemany("INSERT INTO rate_limit_history VALUES (?, ?, ?, ?, ?, ?)",
-                            [[day, s, v, r, p, x] for (s, v), (r, p, x) in smoothed.items()])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     con.execute("DROP TABLE gw_tonight")
     result = []
     for item in items:
         recommended, previous, published = smoothed[(item["scope"], item["value"])]
         as_int = isinstance(item[field], int)
         result.append({**item, field: math.ceil(published) if as_int else round(published, 6),
-                       "recommended": item[field], "previous": previous})
+                       "recommended": item[field], "previous": previous, "smoothed": published})
+    if record:
+        record_rate_limits(con, day, result)
     return result
+
+
+def record_rate_limits(con: duckdb.DuckDBPyConnection, day: date, smoothed: Iterable[Mapping[str, Any]]) -> None:
+    """Replace `day`'s rate-limit history with the items `smooth_rate_limits` returned."""
+    con.begin()
+    try:
+        con.execute("DELETE FROM rate_limit_history WHERE day = ?", [day])
+        values = [[day, i["scope"], i["value"], float(i["recommended"]), i["previous"], i["smoothed"]] for i in smoothed]
+        if values:
+            con.executemany("INSERT INTO rate_limit_history VALUES (?, ?, ?, ?, ?, ?)", values)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def limit_key(limit: Mapping[str, Any]) -> tuple[str, str]:
+    """(scope, value) of a `ratelimits.recommend` entry in rate_limit_history: the key, and `<window>s <endpoint>`."""
+    return limit["key"], f"{limit['window_s']}s {limit['endpoint']}"
+
+
+def smooth_published_limits(con: duckdb.DuckDBPyConnection, limits: list[dict[str, Any]], day: date,
+                            ops: OperationsConfig) -> list[dict[str, Any]]:
+    """`ratelimits.recommend`'s limits with `limit` smoothed across nights; each keeps tonight's raw value as
+    `recommended` and last night's published one as `previous` (null the first night). Records nothing:
+    call `record_published_limits` once the files are written."""
+    keyed = [{"scope": k[0], "value": k[1], "limit": lim["limit"]} for lim in limits for k in [limit_key(lim)]]
+    smoothed = smooth_rate_limits(con, keyed, day, ops, field="limit", record=False)
+    # History holds the published integers, so `previous` is exactly what gateways enforced last night.
+    return [{**lim, "limit": s["limit"], "recommended": s["recommended"],
+             "previous": round(s["previous"]) if s["previous"] is not None else None}
+            for lim, s in zip(limits, smoothed, strict=True)]
+
+
+def record_published_limits(con: duckdb.DuckDBPyConnection, limits: list[dict[str, Any]], day: date) -> None:
+    record_rate_limits(con, day, [{"scope": k[0], "value": k[1], "recommended": lim["recommended"],
+                                   "previous": lim["previous"], "smoothed": lim["limit"]}
+                                  for lim in limits for k in [limit_key(lim)]])
 
 
 @dataclass(frozen=True)

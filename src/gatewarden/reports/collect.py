@@ -8,6 +8,7 @@ Heavy work is SQL over `win`; Python only shapes the small results.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from gatewarden.config import Config
 from gatewarden.db import dicts, rows, scalar, table_exists
 from gatewarden.detectors.base import Window
 from gatewarden.features import build_window
+from gatewarden.ops.config import OperationsConfig
 from gatewarden.reports.config import ReportsConfig
 
 # How a decision's or finding's (scope, value) selects requests in `win`.
@@ -42,7 +44,9 @@ def latest_decision_run(con: duckdb.DuckDBPyConnection, window: Window) -> str |
                           ORDER BY finished_at DESC NULLS LAST, decision_run LIMIT 1""", [window.end])
 
 
-def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_win: bool = False) -> dict[str, Any]:
+def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_win: bool = False,
+            step: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+    """`step(section, how_many)` is called as each section starts (progress bars)."""
     if not reuse_win or not table_exists(con, "win"):
         build_window(con, window, cfg)
     day = (window.end - timedelta(microseconds=1)).date()
@@ -54,19 +58,22 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
         con.execute(f"""INSERT INTO rpt_stopped SELECT DISTINCT scope, value FROM decisions
                         WHERE decision_run = ? AND status = 'active' AND action IN {STOPPING}""", [run])
     rc: ReportsConfig = cfg.reports
-    data = {
-        "day": day.isoformat(),
-        "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
-        "totals": totals(con, window, run),
-        "timeline": timeline(con),
-        "offenders": offenders(con, window, run, rc.top_n),
-        "asn_automation": asn_automation(con, day, cfg, rc.top_n),
-        "distributions": distributions(con, window),
-        "graphql": graphql(con, window),
-        "sequences": sequences(con, window, rc.top_n),
-        "rate_limits": rate_limits(con, day, rc.top_n),
-        "changes": changes(con, window, day, run),
+    sections: dict[str, Callable[[], Any]] = {
+        "totals": lambda: totals(con, window, run),
+        "timeline": lambda: timeline(con),
+        "offenders": lambda: offenders(con, window, run, rc.top_n),
+        "asn_automation": lambda: asn_automation(con, day, cfg, rc.top_n),
+        "distributions": lambda: distributions(con, window),
+        "graphql": lambda: graphql(con, window),
+        "sequences": lambda: sequences(con, window, rc.top_n),
+        "rate_limits": lambda: rate_limits(con, day, rc.top_n, cfg.operations),
+        "changes": lambda: changes(con, window, day, run),
     }
+    data: dict[str, Any] = {"day": day.isoformat(), "window": {"start": window.start.isoformat(), "end": window.end.isoformat()}}
+    for name, section in sections.items():
+        if step:
+            step(name, len(sections))
+        data[name] = section()
     con.execute("DROP TABLE rpt_flagged")
     con.execute("DROP TABLE rpt_stopped")
     return data
@@ -74,7 +81,9 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
 
 def totals(con: duckdb.DuckDBPyConnection, window: Window, run: str | None) -> dict[str, Any]:
     t = dicts(con, """SELECT count(*) AS requests, count(DISTINCT token) AS tokens, count(DISTINCT client_ip) AS ips,
-                             count(DISTINCT asn) AS asns, round(coalesce(sum(cost), 0), 4) AS cost FROM win""")[0]
+                             count(DISTINCT asn) AS asns,
+                             -- rounded twice: a parallel float sum's last bits vary, and must not flip the 4th decimal
+                             round(round(coalesce(sum(cost), 0), 9), 4) AS cost FROM win""")[0]
     t["findings"] = scalar(con, "SELECT count(*) FROM findings WHERE window_end = ?", [window.end])
     t["decisions"] = dict(rows(con, """SELECT action, count(*) FROM decisions WHERE decision_run = ? AND status = 'active'
                                        GROUP BY action ORDER BY action""", [run])) if run else {}
@@ -190,36 +199,52 @@ def sequences(con: duckdb.DuckDBPyConnection, window: Window, top: int) -> dict[
     shown = [c for c in ("ngram", "sequence", "gram", count_col, surprise_col) if c and c in cols]
     if not shown or not count_col:
         return missing("sequence_ngrams has no columns this report understands.")
+    order = ", ".join(shown)  # ties broken on every shown column, so a re-run lists them in the same order
     select = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if c in ("ngram", "sequence", "gram") else c for c in shown)
-    common = dicts(con, f"SELECT {select} FROM sequence_ngrams {where} ORDER BY {count_col} DESC LIMIT ?", [*params, top])
-    rare = dicts(con, f"SELECT {select} FROM sequence_ngrams {where} ORDER BY {surprise_col} DESC LIMIT ?",
+    common = dicts(con, f"SELECT {select} FROM sequence_ngrams {where} ORDER BY {count_col} DESC, {order} LIMIT ?",
+                  [*params, top])
+    rare = dicts(con, f"SELECT {select} FROM sequence_ngrams {where} ORDER BY {surprise_col} DESC, {order} LIMIT ?",
                  [*params, top]) if surprise_col else []
     return {"available": bool(common), "columns": shown, "top": common, "surprising": rare} if common else \
         missing("No session sequences stored for this window.")
 
 
-def rate_limits(con: duckdb.DuckDBPyConnection, day: date, top: int) -> dict[str, Any]:
+# rate_limit_history key -> the `win` column it limits (as ratelimits.KEYS: fingerprint limits are per JA4).
+LIMIT_KEYS = {"token": "token", "ip": "client_ip", "fingerprint": "ja4"}
+
+
+def rate_limits(con: duckdb.DuckDBPyConnection, day: date, top: int, ops: OperationsConfig) -> dict[str, Any]:
     if not scalar(con, "SELECT count(*) FROM rate_limit_history WHERE day = ?", [day]):
-        return missing("No rate-limit recommendations were recorded for this day.")
-    # Backtest: replay the window's per-minute traffic of each limited key against its published limit.
+        return missing("No rate limits were published for this day.")
+    # Backtest: tonight's traffic of every caller (flagged ones included) replayed in window-long buckets against the
+    # published limit. History values are `<window>s <endpoint>` (ops.state.limit_key); `*` is every endpoint.
+    keyed = " UNION ALL ".join(f"SELECT '{key}' AS scope, CAST({col} AS VARCHAR) AS entity, coalesce(endpoint, '/') AS endpoint, ts "
+                               f"FROM win WHERE {col} IS NOT NULL" for key, col in LIMIT_KEYS.items())
     items = dicts(con, f"""
-        WITH lim AS (SELECT scope, value, recommended, previous, smoothed FROM rate_limit_history WHERE day = ?),
-        minute AS (
-            SELECT l.scope, l.value, date_trunc('minute', w.ts) AS m, count(*) AS n
-            FROM lim l JOIN win w ON ({" OR ".join(f"(l.scope = '{s}' AND {c} = l.value)" for s, c in SCOPE_COLUMNS.items())})
+        WITH lim AS (
+            SELECT scope, value, CAST(split_part(value, 's ', 1) AS BIGINT) AS window_s, substr(value, strpos(value, ' ') + 1) AS endpoint,
+                   recommended, previous, smoothed
+            FROM rate_limit_history WHERE day = ?
+        ),
+        keyed AS ({keyed}),
+        buckets AS (
+            SELECT l.scope, l.value, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket, count(*) AS n
+            FROM lim l JOIN keyed k ON k.scope = l.scope AND (l.endpoint = '*' OR k.endpoint = l.endpoint)
             GROUP BY ALL
-        ), bt AS (
-            SELECT m.scope, m.value, sum(m.n) AS requests, sum(greatest(m.n - ceil(l.smoothed), 0)) AS over_limit,
-                   count(*) FILTER (WHERE m.n > l.smoothed) AS minutes_over, max(m.n) AS peak_per_minute
-            FROM minute m JOIN lim l USING (scope, value) GROUP BY ALL
+        ),
+        bt AS (
+            SELECT b.scope, b.value, sum(b.n) AS requests, max(b.n) AS peak, count(*) FILTER (WHERE b.n > l.smoothed) AS buckets_over,
+                   count(DISTINCT b.entity) FILTER (WHERE b.n > l.smoothed) AS entities_over,
+                   sum(greatest(b.n - l.smoothed, 0)) AS over_limit
+            FROM buckets b JOIN lim l USING (scope, value) GROUP BY ALL
         )
-        SELECT l.scope, l.value, l.recommended, l.previous, l.smoothed, coalesce(bt.requests, 0) AS requests,
-               coalesce(bt.peak_per_minute, 0) AS peak_per_minute, coalesce(bt.minutes_over, 0) AS minutes_over,
+        SELECT l.scope, l.value, l.window_s, l.endpoint, l.recommended, l.previous, l.smoothed, coalesce(bt.requests, 0) AS requests,
+               coalesce(bt.peak, 0) AS peak, coalesce(bt.buckets_over, 0) AS buckets_over, coalesce(bt.entities_over, 0) AS entities_over,
                coalesce(bt.over_limit, 0) AS would_throttle,
                round(coalesce(bt.over_limit, 0) / greatest(coalesce(bt.requests, 0), 1), 4) AS throttled_share
         FROM lim l LEFT JOIN bt USING (scope, value)
-        ORDER BY would_throttle DESC, requests DESC, scope, value LIMIT ?""", [day, top])
-    return {"available": True, "items": items}
+        ORDER BY would_throttle DESC, requests DESC, scope, window_s, endpoint LIMIT ?""", [day, top])
+    return {"available": True, "items": items, "bounds": {"up": ops.rate_limit_max_up, "down": ops.rate_limit_max_down}}
 
 
 def changes(con: duckdb.DuckDBPyConnection, window: Window, day: date, run: str | None) -> dict[str, Any]:

@@ -35,8 +35,10 @@ def render_markdown(d: dict[str, Any], title: str, top: int = 10) -> str:
     rl = d["rate_limits"]
     lines += ["", "## Rate limits", ""]
     if rl["available"]:
-        lines += ["| scope | value | recommended | published /min | would throttle |", "|---|---|---:|---:|---:|"]
-        lines += [f"| {r['scope']} | `{r['value']}` | {fmt(r['recommended'])} | {fmt(r['smoothed'])} | "
+        lines += ["| key | endpoint | window | recommended | last night | published | would throttle |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['scope']} | `{r['endpoint']}` | {r['window_s']} s | {fmt(r['recommended'])} | "
+                  f"{fmt(r['previous']) if r['previous'] is not None else '—'} | {fmt(r['smoothed'])} | "
                   f"{int(r['would_throttle']):,} ({100 * r['throttled_share']:.1f}%) |" for r in rl["items"][:top]]
     else:
         lines.append(f"_{rl['note']}_")
