@@ -66,7 +66,7 @@ def _canonical_insert(cfg: Config, source_file: str) -> str:
            pm.query_keys,
            TRY_CAST(p.status AS SMALLINT),
            TRY_CAST(p.bytes_out AS BIGINT),
-           TRY_CAST(p.duration_ms AS DOUBLE),
+           round(TRY_CAST(p.duration_ms AS DOUBLE), 3),  -- seconds * 1000 in parsers leaves float noise
            p.user_agent,
            rm.referer,
            t.token,
