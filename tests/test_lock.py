@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,20 @@ def test_stale_record_from_a_dead_pid_is_taken_over(db_path: Path) -> None:
     with RunLock(db_path) as lock:
         assert lock.stale is not None and lock.stale.started == "2026-11-20T02:00:00+00:00"
         assert json.loads(lock_path(db_path).read_text())["pid"] != int(dead.stdout)
+
+
+def test_two_runs_started_at_once_one_runs_the_other_exits_4(tmp_path: Path, db_path: Path) -> None:
+    from datetime import date
+
+    from test_nights import night
+
+    log = night(tmp_path / "n.jsonl", date(2026, 11, 20), 20)
+    env = {**os.environ, "GATEWARDEN_TOKEN_KEY": "gatewarden-test-key-0123456789abcdef"}
+    runs = [subprocess.Popen([sys.executable, "-m", "gatewarden", "run", str(log), "--db", str(db_path), "--out", str(tmp_path / f"out{i}"),
+                              "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for i in range(2)]
+    results = [(p.wait(timeout=600), *p.communicate()) for p in runs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 4], results
+    refused = next(err for code, _, err in results if code == 4)
+    winner = next(p for p, (code, _, _) in zip(runs, results, strict=True) if code == 0)
+    assert f"pid {winner.pid}" in refused and "holds the lock" in refused and "Traceback" not in refused

@@ -1,14 +1,22 @@
-"""State across nights: daily aggregates replaced not added, smoothed rate limits, pruning that keeps history."""
+"""State across nights: daily aggregates replaced not added, smoothed rate limits, pruning that keeps history;
+and the issue's acceptance on real generated nights: night 2 uses night 1's history, a re-run changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from conftest import SAMPLE_LOGS
 from gatewarden.config import Config
 from gatewarden.db import connect, dicts, rows, scalar
 from gatewarden.ops.state import baseline, prune, record_day, smooth_rate_limits
+
+STATE_TABLES = ("requests", "rejects", "findings", "analysis_runs", "decisions", "decision_runs", "entity_daily", "threshold_daily",
+                "rate_limit_history")
 
 
 def night(path: Path, day: date, leaked_ips: int) -> Path:
@@ -85,3 +93,54 @@ def test_rate_limits_move_smoothly_and_reruns_change_nothing(db_path: Path) -> N
         assert down[0]["per_minute"] == 101  # at most x0.67 down: ceil(150 * 0.67)
     finally:
         con.close()
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    con = connect(Config().database.model_copy(update={"path": db}), read_only=True)
+    try:
+        return {t: scalar(con, f"SELECT count(*) FROM {t}") for t in STATE_TABLES}
+    finally:
+        con.close()
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.skipif(not (SAMPLE_LOGS / "requests-2026-11-20.jsonl.gz").exists(), reason="sample_logs/ is not in this checkout")
+def test_second_generated_night_uses_the_first_and_a_rerun_changes_nothing(cli, tmp_path: Path, db_path: Path) -> None:
+    # Night 2: the same world (customers, attackers' networks) on the next day, another seed, small scale to stay fast.
+    assert cli("generate", "--out", tmp_path / "day2", "--day", "2026-11-21", "--seed", "2", "--scale", "0.25",
+               "--formats", "jsonl", "-q").exit_code == 0
+    night1, night2 = SAMPLE_LOGS / "requests-2026-11-20.jsonl.gz", tmp_path / "day2" / "requests-2026-11-21.jsonl.gz"
+    for log, out in ((night1, tmp_path / "out1"), (night2, tmp_path / "out2")):
+        result = cli("run", log, "--db", db_path, "--out", out, "--log", "json")
+        assert result.exit_code == 0, result.output
+    assert f"report: {tmp_path / 'out2' / 'report.html'}" in result.stdout
+
+    # Rate limits: night 2 publishes an EWMA of its recommendation and night 1's published limit, within the bounds.
+    first = {(r["endpoint"], r["key"], r["window_s"]): r for r in json.loads((tmp_path / "out1/rate_limits.json").read_text())["limits"]}
+    second = json.loads((tmp_path / "out2/rate_limits.json").read_text())["limits"]
+    assert all(r["previous"] is None and r["limit"] == r["recommended"] for r in first.values())
+    carried = [r for r in second if r["previous"] is not None]
+    assert carried and all(r["previous"] == first[(r["endpoint"], r["key"], r["window_s"])]["limit"] for r in carried)
+    moved = [r for r in carried if r["limit"] != r["recommended"]]
+    assert moved, "no limit was smoothed by night 1's"
+    for r in moved:
+        assert r["previous"] * 0.67 - 1 <= r["limit"] <= r["previous"] * 1.5 + 1
+        assert min(r["previous"], r["recommended"]) <= r["limit"] <= max(r["previous"], r["recommended"])
+
+    # Repeat offenders: the same world's attackers come back, their decisions escalate and last longer.
+    before = {(d["scope"], d["value"]): d for d in json.loads((tmp_path / "out1/decisions.json").read_text())["decisions"]}
+    again = [(before[(d["scope"], d["value"])], d) for d in json.loads((tmp_path / "out2/decisions.json").read_text())["decisions"]
+             if (d["scope"], d["value"]) in before]
+    assert again and all(d["offence_count"] == b["offence_count"] + 1 for b, d in again)
+    assert any(d["ttl_s"] > b["ttl_s"] for b, d in again)
+    summary = json.loads((tmp_path / "out2/summary.json").read_text())
+    assert summary["changes"]["available"] and summary["changes"]["decisions"]["repeated"] > 0
+
+    # Re-running night 2 (same logs, same database): byte-identical files, the same rows everywhere.
+    files, counts = digests(tmp_path / "out2"), table_counts(db_path)
+    assert cli("run", night2, "--db", db_path, "--out", tmp_path / "out2", "-q").exit_code == 0
+    assert digests(tmp_path / "out2") == files
+    assert table_counts(db_path) == counts

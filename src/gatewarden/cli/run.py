@@ -134,10 +134,10 @@ def register(app: typer.Typer) -> None:
             out.print(decisions_table(result))
             if staged is not None:
                 out.print(staged)
-                out.print(f"dry run: nothing written; {cfg.database.path} and {out_dir} are unchanged")
+                out.print(f"dry run: nothing written; {cfg.database.path} and {out_dir} are unchanged", soft_wrap=True)
             else:
-                out.print(f"wrote {len(result.files)} files to {out_dir}")
-                out.print(f"report: {Path(out_dir) / 'report.html'}")
+                out.print(f"wrote {len(result.files)} files to {out_dir}", soft_wrap=True)
+                out.print(f"report: {Path(out_dir) / 'report.html'}", soft_wrap=True)
         for r in results:
             for problem in r.problems:
                 err.print(f"[yellow]warning:[/] {r.path}: {problem}")
