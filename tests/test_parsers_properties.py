@@ -40,7 +40,12 @@ def log_format(r):
 def alb(r):
     return (f'https {r["ts"].strftime("%Y-%m-%dT%H:%M:%S")}.000000Z app/x/1 {r["ip"] if "." in r["ip"] else "[" + r["ip"] + "]"}:5 '
             f'- 0.001 0.001 0.001 {r["status"]} - 1 {r["size"]} "{r["method"]} https://h.example:443{r["path"]} HTTP/1.1" '
-            f'"{r["ua"].replace(chr(34), chr(92) + chr(34))}" - - - "Root=1" "-" "-" 0 - "forward" "-" "-" "-" "-" "-" "-"')
+            f'"{alb_escape(r["ua"])}" - - - "Root=1" "-" "-" 0 - "forward" "-" "-" "-" "-" "-" "-"')
+
+
+def alb_escape(text):
+    """A quoted ALB field escapes backslashes and quotes; without the first, a value ending in \\ is ambiguous."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def cloudflare(r):
