@@ -33,4 +33,4 @@ def test_narrowing_keeps_a_broad_decision_off_clean_callers(tmp_path, db_path, c
     insert_findings(db_path, [finding("fingerprint_quota", "fingerprint", "t13d_clean1", {"ja4": "t13d_clean1"}, "high")])
     assert cli("decide", "--out", tmp_path / "out", "--db", db_path).exit_code == 0
     assert (tmp_path / "out/decisions.json").read_text().count('"id"') == 0
-    assert "stops clean traffic in every network" in cli("explain", "t13d_clean1", "--db", db_path).output
+    assert "stops legitimate-looking traffic in every network" in cli("explain", "t13d_clean1", "--db", db_path).output

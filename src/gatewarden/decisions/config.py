@@ -60,17 +60,13 @@ class DecisionsConfig(Section):
         "and no other address of the /24 sent traffic in the window."
     )
     safety_max_clean_share: float = Field(
-        0.01, ge=0, le=1, description="Safety valve: most share of the window's finding-free requests (and of its finding-free "
-        "tokens) that block/challenge decisions may stop; beyond it nothing is written and the run exits 3."
+        0.01, ge=0, le=1, description="Safety valve: most share of the window's legitimate-looking requests (and tokens: "
+        "established tokens and browsing clients not accused themselves) that block/challenge decisions may stop; "
+        "beyond it nothing is written and the run exits 3."
     )
     narrow_broad: bool = Field(
-        True, description="Replace an ASN/fingerprint decision that would stop clean traffic by decisions on its networks "
-        "(/24, /64) without clean traffic; false acts on the whole ASN/fingerprint and leaves the judgement to the safety valve."
-    )
-    safety_broad_scopes: list[str] = Field(
-        default_factory=lambda: ["asn", "fingerprint"],
-        description="Finding scopes shared by many unrelated callers: their findings do not make a request 'carry a finding' "
-        "for the safety valve, so a decision on a whole ASN or a common fingerprint is measured against the clean callers it sweeps up.",
+        True, description="Replace an ASN/fingerprint decision that would stop legitimate-looking traffic by decisions on its "
+        "networks (/24, /64) without any; false acts on the whole ASN/fingerprint and leaves the judgement to the safety valve."
     )
     rate_limit_headroom: float = Field(
         2.0, ge=1, description="Recommended rate limit = p99 of legitimate entities' peak per window x this headroom "

@@ -17,7 +17,7 @@ import duckdb
 from gatewarden import ratelimits
 from gatewarden.config import Config
 from gatewarden.db import dicts, scalar
-from gatewarden.decisions import policy, safety, store
+from gatewarden.decisions import legit, policy, safety, store
 from gatewarden.decisions.model import Decision
 from gatewarden.detectors.base import Window
 from gatewarden.emitters import Context, render_all, write_all
@@ -43,11 +43,9 @@ def latest_window(con: duckdb.DuckDBPyConnection) -> Window:
     return Window(row[0]["window_start"], row[0]["window_end"])
 
 
-def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged", skip_scopes: tuple[str, ...] = (),
-                  skip_detectors: tuple[str, ...] = ()) -> None:
-    """Temp table `into`(req_key): the window's requests that a finding's match selects (skipped scopes/detectors aside)."""
-    found = [f for f in dicts(con, "SELECT finding_id, detector, scope, match FROM findings WHERE window_start = ? AND window_end = ?",
-                              [window.start, window.end]) if f["scope"] not in skip_scopes and f["detector"] not in skip_detectors]
+def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged") -> None:
+    """Temp table `into`(req_key): the window's requests that some finding's match selects."""
+    found = dicts(con, "SELECT finding_id, match FROM findings WHERE window_start = ? AND window_end = ?", [window.start, window.end])
     matcher = Matcher(con, [Rule(f["finding_id"], json.loads(f["match"])) for f in found], name="gw_findings")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT req_key FROM "
                 f"({matcher.hits_sql(window_source(window.start, window.end))})")
@@ -63,14 +61,13 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
     basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
     run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
     flag_requests(con, window)
-    # Supporting detectors never decide, so their findings don't excuse a decision that hits a request either.
-    flag_requests(con, window, "gw_entity_flagged", tuple(dc.safety_broad_scopes), tuple(dc.supporting_detectors))
     limits = ratelimits.recommend(con, window, "gw_flagged", dc.rate_limit_headroom, dc.rate_limit_min_entities)
     # Published limits move smoothly from last night's (EWMA, bounded change); throttles use the published ones.
     day = (window.end - timedelta(microseconds=1)).date()
     limits = smooth_published_limits(con, limits, day, cfg.operations)
-    decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits), "gw_entity_flagged")
-    impact = safety.clean_impact(con, decisions, window, "gw_entity_flagged")
+    legit.build(con, window, dc.supporting_detectors)
+    decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits), "gw_legit")
+    impact = safety.clean_impact(con, decisions, window, "gw_legit")
     active = [d for d in decisions if d.status == "active"]
     run = {
         "decision_run": run_id, "window_start": window.start, "window_end": window.end, "generated_at": window.end,

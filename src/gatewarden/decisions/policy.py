@@ -1,7 +1,9 @@
 """Findings -> decisions on the ladder throttle < challenge < block (CrowdSec-style decisions as data).
 
-- block: a high-severity finding, or `block_min_detectors` independent detectors agreeing;
+- block: a high-severity finding, or `block_min_detectors` independent detectors agreeing at medium or above;
 - one medium signal -> `medium_action` (challenge), one low signal -> `low_action` (throttle);
+- a burst alone -> throttle at the burst threshold (the entity's own pace) per 5 minutes;
+- a stolen token (decisions/legit.py) -> narrowed to the networks other than its owner's;
 - supporting detectors (anomaly) add reasons but never decide, nor count as an independent signal;
 - TTL per action, x escalation_factor per previous offence of the entity (capped);
 - decisions still active from the previous run are re-issued until they expire;
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from datetime import timedelta
 
@@ -18,20 +21,22 @@ import duckdb
 
 from gatewarden.db import dicts
 from gatewarden.decisions import allowlist as allowlists
+from gatewarden.decisions import legit as legit_traffic
 from gatewarden.decisions import store
 from gatewarden.decisions.config import DecisionsConfig
 from gatewarden.decisions.merge import merge_networks
 from gatewarden.decisions.model import Decision, decision_id, rank
-from gatewarden.decisions.narrow import narrow_broad
+from gatewarden.decisions.narrow import narrow_broad, narrow_stolen_tokens
 from gatewarden.detectors.base import Window
 
 SEVERITY = {"low": 0, "medium": 1, "high": 2}
+BURST_BUCKET_S = 300  # the burst detector's bucket: its threshold is a count per 5 minutes
 
 
 def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window, throttle_limits: dict[str, int],
-           flagged: str) -> list[Decision]:
+           legit: str) -> list[Decision]:
     """Every decision of the window, whatever its status; `throttle_limits` is requests/min per scope,
-    `flagged` the table of requests entity findings select (everything else is clean traffic)."""
+    `legit` the table of legitimate-looking requests (decisions/legit.py) broad decisions must stay off."""
     findings = dicts(con, """SELECT detector, scope, value, metric, observed, threshold, score, severity, requests, cost,
                                     first_seen, last_seen, match, window_start, window_end
                              FROM findings WHERE window_start = ? AND window_end = ?
@@ -47,14 +52,16 @@ def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window,
         if why:
             d.status, d.status_reason = "allowlisted", why
     if cfg.narrow_broad:
-        decisions += narrow_broad(con, decisions, window, flagged)
+        decisions += narrow_broad(con, decisions, window, legit)
+    victims = legit_traffic.victim_tokens(con, window, cfg.supporting_detectors)
+    decisions += narrow_stolen_tokens(con, decisions, window, legit_traffic.owner_networks(con, window, victims))
     for d in decisions:
         if d.status == "active" and (why := allow.why(d.scope, d.value, d.match)):
             d.status, d.status_reason = "allowlisted", why
     _escalate(con, cfg, decisions, window)
     decisions += _carried_over(con, decisions, window, allow)
     for d in decisions:
-        if d.action == "throttle" and not d.reissued:
+        if d.action == "throttle" and not d.reissued and d.limit_requests is None:
             per_min = throttle_limits.get(d.scope, cfg.throttle_fallback_per_min)
             d.limit_requests, d.limit_per_s = max(1, int(per_min * cfg.throttle_headroom)), 60
     return sorted(decisions, key=Decision.sort_key)
@@ -64,9 +71,14 @@ def _from_findings(cfg: DecisionsConfig, scope: str, value: str, fs: list[dict],
     primary = [f for f in fs if f["detector"] not in cfg.supporting_detectors]
     if not primary:
         return None
-    detectors = {f["detector"] for f in primary}
+    # Two weak hints are not two witnesses: only medium or high findings count as independent evidence.
+    detectors = {f["detector"] for f in primary if SEVERITY.get(f["severity"], 0) >= 1}
     strongest = max(SEVERITY.get(f["severity"], 0) for f in primary)
-    if strongest == 2 or len(detectors) >= cfg.block_min_detectors:
+    limit = None
+    if {f["detector"] for f in primary} == {"burst"}:
+        # A burst alone is a rate problem, often a customer's runaway job: slow it to its own usual pace, don't cut it off.
+        action, limit = "throttle", max(math.ceil(f["threshold"] or 1) for f in primary)
+    elif strongest == 2 or len(detectors) >= cfg.block_min_detectors:
         action = "block"
     else:
         action = cfg.medium_action if strongest == 1 else cfg.low_action
@@ -85,6 +97,7 @@ def _from_findings(cfg: DecisionsConfig, scope: str, value: str, fs: list[dict],
         id=decision_id(scope, value, window), scope=scope, value=value, action=action, match=match, reasons=reasons,
         requests=max(f["requests"] or 0 for f in fs), first_seen=min(first) if first else None,
         last_seen=max(last) if last else None, cost=max(f["cost"] or 0 for f in fs), window=window,
+        limit_requests=limit, limit_per_s=BURST_BUCKET_S if limit else None,
     )
 
 

@@ -89,14 +89,17 @@ class AuthAbuseDetector(Detector):
         }
         corroborated = f"(refused_share >= {s.refused_share} OR distinct_user_agents <= 1)"
         parts = []
-        for scope, extra_having in (("ip", "true"), ("cidr", "distinct_ips >= 2"), ("fingerprint", "distinct_ips >= 2")):
-            # Blocking a network or a fingerprint hits bystanders: it needs refusals, not only volume.
-            high = (f"score >= {s.high_score} AND {corroborated}" if scope == "ip"
-                    else f"score >= 1.5 AND refused_share >= {s.refused_share}")
+        # Many successful logins through one address are a NAT or a carrier's CGNAT, and many through one popular
+        # browser build are its users: volume is only evidence of guessing when the attempts fail (or one client,
+        # e.g. a WordPress brute force answered 200, is behind them all). A network or a fingerprint is shared by
+        # bystanders, so there the failures alone decide.
+        for scope, extra_having in (("ip", corroborated), ("cidr", f"distinct_ips >= 2 AND refused_share >= {s.refused_share}"),
+                                    ("fingerprint", f"distinct_ips >= 2 AND refused_share >= {s.refused_share}")):
+            high = (f"score >= {s.high_score}" if scope == "ip" else "score >= 1.5")
             parts.append(outlier_findings(
                 detector=self.name, scope=scope, metric="login_attempts", rows_sql=login_rows, counted="attempt",
                 k=s.k_mad, floor=s.min_attempts_per_day * days, window_hours=window.hours, extra=login_extra,
-                severity=f"CASE WHEN {high} THEN 'high' WHEN score >= 1.5 OR {corroborated} THEN 'medium' ELSE 'low' END",
+                severity=f"CASE WHEN {high} THEN 'high' ELSE 'medium' END",
                 having=extra_having))
         burst_rows = f"""SELECT *, count(*) FILTER (WHERE attempt) OVER (PARTITION BY client_ip, date_trunc('minute', ts))
             AS per_minute FROM ({login_rows}) l"""
@@ -104,7 +107,7 @@ class AuthAbuseDetector(Detector):
             detector=self.name, scope="ip", metric="login_attempts_per_minute", rows_sql=burst_rows, counted="attempt",
             observed="max(per_minute)", k=s.k_mad, floor=s.min_attempts_per_minute, window_hours=window.hours,
             extra={**login_extra, "attempts": attempts},
-            severity=f"CASE WHEN score >= {s.high_score} AND {corroborated} THEN 'high' ELSE 'medium' END"))
+            severity=f"CASE WHEN score >= {s.high_score} THEN 'high' ELSE 'medium' END", having=corroborated))
         refresh_rows = """SELECT w.*, true AS hit FROM win w JOIN gw_auth_endpoints e ON w.endpoint = e.endpoint
             WHERE e.kind = 'refresh'"""
         for scope in ("token", "ip"):

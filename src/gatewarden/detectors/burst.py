@@ -20,7 +20,7 @@ from gatewarden.detectors.stats import findings_select, fingerprint_match
 from gatewarden.settings import DetectorSettings
 
 # scope -> rows of `win` it covers; fingerprints only for anonymous traffic, tokens cover the rest.
-SCOPES = {"token": "token IS NOT NULL", "fingerprint": "token IS NULL AND fingerprint IS NOT NULL AND NOT is_static"}
+SCOPES = {"token": "token IS NOT NULL", "fingerprint": "token IS NULL AND fingerprint IS NOT NULL"}
 
 
 class Settings(DetectorSettings):
@@ -28,6 +28,9 @@ class Settings(DetectorSettings):
     min_burst: int = Field(6, ge=1, description="Least requests in one 5-minute bucket to call it a burst at all.")
     min_active_hours: int = Field(
         3, ge=1, description="Without history, the entity's own baseline needs this many active hours to mean anything."
+    )
+    min_active_buckets: int = Field(
+        6, ge=1, description="...and this many active 5-minute buckets: an entity seen in a few buckets has no pace to depart from."
     )
     history_days: int = Field(28, ge=1, description="Earlier days of entity_rate_daily that form the history baseline.")
     high_score: float = Field(3.0, gt=1, description="Observed/threshold at which a burst alone justifies throttling hard.")
@@ -41,9 +44,17 @@ class Burst(Detector):
         s: Settings = self.settings  # type: ignore[assignment]
         day = window.start.date()
         whole_day = window.end - window.start == timedelta(days=1) and window.start.time() == window.start.min.time()
+        # API calls only: a page load pulls a dozen assets in a second, and a person clicking through the web app or
+        # the mobile app is bursty by nature. Interactive entities (they load pages, browse with a browser, or hold a
+        # session JWT that expires within the hour, as issued by a login) are judged by other detectors; a burst is
+        # a program on an API key calling far faster than its own usual pace.
         rates = " UNION ALL ".join(f"""
-            SELECT '{scope}' AS scope, {'token' if scope == 'token' else 'fingerprint'} AS value, ts
-            FROM win WHERE {where}""" for scope, where in SCOPES.items())
+            SELECT '{scope}' AS scope, value, ts FROM (
+                SELECT {'token' if scope == 'token' else 'fingerprint'} AS value, ts, is_static,
+                       bool_or(is_static OR token_exp IS NOT NULL) OVER (PARTITION BY value) AS loads_pages,
+                       avg(CASE WHEN ua_class = 'browser' THEN 1.0 ELSE 0.0 END) OVER (PARTITION BY value) AS browser_share
+                FROM win WHERE {where})
+            WHERE NOT is_static AND NOT loads_pages AND browser_share < 0.5""" for scope, where in SCOPES.items())
         con.execute(f"""
         CREATE OR REPLACE TEMP TABLE gw_burst_rates AS
         WITH r AS ({rates}),
@@ -51,9 +62,9 @@ class Burst(Detector):
         h AS (SELECT scope, value, date_trunc('hour', ts) AS hour, count(*) AS n FROM r GROUP BY ALL),
         hs AS (SELECT scope, value, count(*) AS active_hours, sum(n) AS requests, median(n) / 12.0 AS p50_rate_5m
                FROM h GROUP BY ALL),
-        bs AS (SELECT scope, value, quantile_cont(n, 0.95) AS p95_rate_5m, max(n) AS max_rate_5m,
+        bs AS (SELECT scope, value, quantile_cont(n, 0.95) AS p95_rate_5m, max(n) AS max_rate_5m, count(*) AS active_buckets,
                       arg_max(bucket, n) AS peak_bucket FROM b5 GROUP BY ALL)
-        SELECT * FROM hs JOIN bs USING (scope, value)
+        SELECT * EXCLUDE (active_buckets), active_buckets FROM hs JOIN bs USING (scope, value)
         """)
         if whole_day:
             con.execute("DELETE FROM entity_rate_daily WHERE day = ?", [day])
@@ -68,7 +79,8 @@ class Burst(Detector):
         j AS (
             SELECT r.*, hist.days, hist.p95 AS history_p95,
                    CASE WHEN hist.rate IS NOT NULL THEN hist.rate
-                        WHEN r.active_hours >= {s.min_active_hours} THEN r.p50_rate_5m END AS baseline
+                        WHEN r.active_hours >= {s.min_active_hours} AND r.active_buckets >= {s.min_active_buckets}
+                        THEN r.p50_rate_5m END AS baseline
             FROM gw_burst_rates r LEFT JOIN hist USING (scope, value)
         ),
         t AS (SELECT *, greatest({s.min_burst}, pow(sqrt(baseline) + {s.z} / 2.0, 2)) AS threshold FROM j WHERE baseline IS NOT NULL)

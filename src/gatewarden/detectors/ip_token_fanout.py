@@ -24,6 +24,11 @@ from gatewarden.settings import DetectorSettings
 class Settings(DetectorSettings):
     k: float = Field(4.0, gt=0, description="Robust standard deviations (log scale) above the typical address in distinct tokens.")
     floor: float = Field(5, ge=1, description="Least distinct tokens to report at all: a household or small office shares a few.")
+    min_throwaway_share: float = Field(
+        0.25, ge=0, le=1, description="Share of throwaway tokens below which an address is not reported at all: a NAT or CGNAT "
+        "address whose tokens behave like independent people (history, real work, roaming, browsers) is no finding, "
+        "whatever its count."
+    )
     throwaway_share_medium: float = Field(
         0.5, ge=0, le=1, description="Share of throwaway tokens from which a fan-out is more than a NAT (medium)."
     )
@@ -90,7 +95,7 @@ class IpTokenFanout(Detector):
                                'population_median_requests_per_token', ev.population_median_requests,
                                'automated_share', round(ev.automated_share, 3)) AS details
             FROM e CROSS JOIN th JOIN ev ON ev.value = e.value
-            WHERE e.tokens >= th.threshold {"AND e.ips >= 2" if scope == "cidr" else ""}
+            WHERE e.tokens >= th.threshold AND ev.throwaway_share >= {s.min_throwaway_share} {"AND e.ips >= 2" if scope == "cidr" else ""}
             """)
             candidates.append(f"""SELECT scope, value, metric, observed, threshold,
                 CASE WHEN sev0 = 'high' THEN 'high' WHEN throwaway_share >= {s.throwaway_share_medium} THEN 'medium' ELSE 'low' END

@@ -1,0 +1,124 @@
+"""Legitimate-looking traffic: what a decision must not stop, judged apart from the findings that accuse an address.
+
+"No finding selects it" is no test of innocence for a decision's collateral: when a detector goes wrong
+on a corporate NAT, the NAT's own finding selects every employee's request, and the mistake would
+excuse itself. What does separate people and customers from abuse is how they use the API:
+
+- an **established token**: active in >= `min_hours` distinct hours of the window from <= 2 networks (a
+  customer's servers, a person at home and at work), or seen before the window (history);
+- a **browsing client**: requests from an (address, User-Agent) pair that loaded pages (static assets),
+  which a scraper, a stuffing tool or an SDK never does; a token used from such a pair is a person's;
+
+unless a token-scope finding (of a detector that decides, not a supporting one) accuses the token itself.
+A token accused only of being *stolen* (`VICTIM_METRICS`: used from many networks at once, replayed
+after expiry) or of a burst (throttled, not stopped) still has an owner: its **owner networks** (/24,
+/64 where it is established: active in >= `min_hours` quiet hours, when it used at most two networks,
+or browsing) stay legitimate, and its decisions are narrowed to the other networks (`owner_networks`).
+The safety valve measures decisions against these requests and tokens, and narrowing keeps broad
+decisions (ASN, fingerprint) off the networks where they appear.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import duckdb
+
+from gatewarden.db import rows
+from gatewarden.decisions.narrow import network_of
+from gatewarden.detectors.base import Window
+from gatewarden.features import STATIC_PATH
+from gatewarden.replay import window_source
+
+# Findings that say a credential is used by someone other than its owner: the owner is a victim, not the abuser.
+VICTIM_METRICS = (("token_ip_fanout", None), ("auth_abuse", "expired_token_requests"))
+# Findings that don't make the holder an abuser either: a burst is throttled at the key's own pace, not stopped.
+RATE_METRICS = (("burst", None),)
+NET_SQL = ("CASE WHEN ip_num BETWEEN CAST(281470681743360 AS UHUGEINT) AND CAST(281474976710655 AS UHUGEINT) "
+           "THEN ip_num // 256 ELSE ip_num // CAST(18446744073709551616 AS UHUGEINT) END")  # IPv4 /24, else the /64
+
+
+def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str], into: str = "gw_legit",
+          min_hours: int = 3) -> None:
+    """Temp tables `into`(req_key, token) of legitimate-looking requests and `into`_tokens(token)."""
+    source = window_source(window.start, window.end)
+    static = STATIC_PATH.replace("'", "''")
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {into}_requests AS
+    WITH r AS (SELECT req_key, token, ts, client_ip, user_agent, {NET_SQL} AS net,
+                      coalesce(regexp_matches(coalesce(endpoint, path), '{static}'), false) AS is_static
+               FROM ({source})),
+    browsing AS (SELECT DISTINCT client_ip, user_agent FROM r WHERE is_static)
+    SELECT r.req_key, r.token, r.ts, r.net, b.client_ip IS NOT NULL AS browses
+    FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent""")
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {into}_tokens AS
+    WITH accused AS (SELECT DISTINCT value AS token FROM findings
+                     WHERE window_start = ? AND window_end = ? AND scope = 'token' AND NOT list_contains(CAST(? AS VARCHAR[]), detector)),
+    history AS (SELECT DISTINCT token FROM requests WHERE ts < ? AND token IN (SELECT token FROM {into}_requests)),
+    t AS (SELECT token, count(DISTINCT date_trunc('hour', ts)) AS hours, count(DISTINCT net) AS nets, bool_or(browses) AS browses
+          FROM {into}_requests WHERE token IS NOT NULL GROUP BY token)
+    SELECT token FROM t
+    WHERE ((hours >= {int(min_hours)} AND nets <= 2) OR browses OR token IN (SELECT token FROM history))
+      AND token NOT IN (SELECT token FROM accused)""", [window.start, window.end, supporting, window.start])
+    victims = victim_tokens(con, window, supporting)
+    owners = owner_networks(con, window, victims, min_hours)
+    pairs = [(t, ip) for t, ip in rows(con, f"""SELECT DISTINCT token, client_ip FROM ({window_source(window.start, window.end)})
+                                              WHERE token IN (SELECT unnest(CAST(? AS VARCHAR[])))""", [victims])
+             if network_of(ip) in owners.get(t, ())]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_owner_ips (token VARCHAR, client_ip VARCHAR)")
+    if pairs:
+        con.executemany(f"INSERT INTO {into}_owner_ips VALUES (?, ?)", pairs)
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {into} AS
+    SELECT req_key, token FROM {into}_requests
+    WHERE token IN (SELECT token FROM {into}_tokens) OR (token IS NULL AND browses)
+    UNION ALL
+    SELECT r.req_key, r.token FROM ({window_source(window.start, window.end)}) r
+    SEMI JOIN {into}_owner_ips o ON o.token = r.token AND o.client_ip = r.client_ip""")
+
+
+def victim_tokens(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str]) -> list[str]:
+    """Tokens whose deciding token findings say the credential was stolen or ran too fast, none that its holder abuses."""
+    found = rows(con, """SELECT value, detector, metric FROM findings
+                         WHERE window_start = ? AND window_end = ? AND scope = 'token'""", [window.start, window.end])
+    verdict: dict[str, bool] = {}
+    for token, detector, metric in found:
+        if detector in supporting:
+            continue
+        kind = any(detector == d and (m is None or metric == m) for d, m in (*VICTIM_METRICS, *RATE_METRICS))
+        verdict[token] = verdict.get(token, True) and kind
+    return sorted(t for t, stolen in verdict.items() if stolen)
+
+
+def owner_networks(con: duckdb.DuckDBPyConnection, window: Window, tokens: list[str], min_hours: int = 3) -> dict[str, set[str]]:
+    """Per token, the networks where its owner is established: active in >= `min_hours` quiet hours (hours in which
+    the token used at most two networks, i.e. outside a fan-out) or loading pages there (a person's browser)."""
+    if not tokens:
+        return {}
+    static = STATIC_PATH.replace("'", "''")
+    per_hour = rows(con, f"""
+        WITH r AS (SELECT * FROM requests WHERE ts >= ? AND ts < ?),
+        browsing AS (SELECT DISTINCT client_ip, user_agent FROM r WHERE regexp_matches(coalesce(endpoint, path, ''), '{static}'))
+        SELECT r.token, r.client_ip, date_trunc('hour', r.ts) AS hour, bool_or(b.client_ip IS NOT NULL) AS static
+        FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent
+        WHERE r.token IN (SELECT unnest(CAST(? AS VARCHAR[])))
+        GROUP BY ALL""", [window.start, window.end, tokens])
+    nets_in_hour: dict[tuple, set[str]] = defaultdict(set)
+    seen = []
+    for token, ip, hour, static in per_hour:
+        net = network_of(ip) if ip else None
+        if net:
+            nets_in_hour[(token, hour)].add(net)
+            seen.append((token, net, hour, static))
+    quiet_hours: dict[tuple, set] = defaultdict(set)
+    owners: dict[str, set[str]] = defaultdict(set)
+    for token, net, hour, static in seen:
+        if static:
+            owners[token].add(net)
+        if len(nets_in_hour[(token, hour)]) <= 2:
+            quiet_hours[(token, net)].add(hour)
+    for (token, net), hours in quiet_hours.items():
+        if len(hours) >= min_hours:
+            owners[token].add(net)
+    return dict(owners)
