@@ -53,16 +53,16 @@ def replay_table(db: Path, decisions: Path, labels: list[Path]) -> Table:
     finally:
         con.close()
     summary = replay.summary(results)
-    table = Table(title="gateway replay of decisions.json (block + challenge): share of each scenario's requests stopped; "
-                  f"benign overall {summary['benign_share']:.3%}", title_justify="left")
-    for col in ("scenario", "kind", "requests", "stopped", "share"):
+    table = Table(title="gateway replay of decisions.json: share of each scenario's requests stopped by block/challenge, and "
+                  f"including requests throttles reject; benign overall {summary['benign_share']:.3%} "
+                  f"({summary['benign_limited_share']:.3%} with throttling)", title_justify="left")
+    for col in ("scenario", "kind", "requests", "stopped", "share", "incl. throttling", "acceptance"):
         table.add_column(col, justify="left" if col in ("scenario", "kind") else "right")
     for r in results:
-        share = r["stopped_share"]
-        ok = share >= 0.95 if r["is_attack"] else share < 0.001
-        colour = "green" if ok else "red"
+        share = summary["attacks"][r["scenario"]] if r["is_attack"] else r["stopped_share"]
+        ok = share >= 0.95 if r["is_attack"] else r["stopped"] == 0
         table.add_row(r["scenario"], "attack" if r["is_attack"] else "benign", f"{r['requests']:,}", f"{r['stopped']:,}",
-                      f"[{colour}]{share:.1%}[/]")
+                      f"{r['stopped_share']:.1%}", f"{r['limited_share']:.1%}", f"[{'green' if ok else 'red'}]{share:.1%}[/]")
     return table
 
 

@@ -3,7 +3,9 @@
 A rule is a `match` object: canonical field -> value, every key must match; `client_ip` may be
 an address or a CIDR. Rules are loaded into a temp table and joined to requests in SQL, one join
 per distinct key set (a handful), so replaying a day is set-based whatever the number of rules.
-The safety valve, the rate-limit backtest and `make eval` all use this one matcher.
+The safety valve, narrowing, the rate-limit backtest, `gatewarden eval` and `make eval` all use this one
+matcher. Throttle decisions are replayed as a fixed-window rate limiter: requests over the decision's
+`limit.requests` per `limit.per_s` seconds are rejected.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from gatewarden.db import dicts
 from gatewarden.enrich.ip import ip_to_num
 
 STOPPING = ("block", "challenge")
+# Detectors whose findings the policy answers with a throttle: a burst slows to the key's own pace (docs/decisions.md).
+THROTTLED_BY_DESIGN = frozenset({"burst"})
 _V4_BASE = 0xFFFF_0000_0000
 _RANGE_FIELDS = {"client_ip"}
 _INT_FIELDS = {"asn", "status", "bot_score"}
@@ -117,12 +121,31 @@ def stopping_rules(decisions: list[dict]) -> list[Rule]:
 
 
 def stopped_requests(con: duckdb.DuckDBPyConnection, decisions_file: Path, into: str = "gw_stopped") -> dict:
-    """Temp table `into`(req_key) of the window's requests a gateway applying `decisions_file` would stop."""
+    """Temp table `into`(req_key) of the window's requests a gateway applying `decisions_file` would stop, and
+    `into`_throttled(req_key) of those its throttle decisions would reject (see `throttled_sql`)."""
     doc = json.loads(Path(decisions_file).read_text(encoding="utf-8"))
     start, end = (_ts(doc["window"][k]) for k in ("start", "end"))
+    source = window_source(start, end)
     matcher = Matcher(con, stopping_rules(doc["decisions"]), name="gw_replay")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT req_key FROM ({matcher.hits_sql(window_source(start, end))})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT req_key FROM ({matcher.hits_sql(source)})")
+    throttles = [d for d in doc["decisions"] if d["action"] == "throttle" and d.get("limit")]
+    limits = Matcher(con, [Rule(d["id"], d["match"]) for d in throttles], name="gw_replay_throttle")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_limits (rule_id VARCHAR, requests BIGINT, per_s BIGINT)")
+    if throttles:
+        con.executemany(f"INSERT INTO {into}_limits VALUES (?, ?, ?)",
+                        [(d["id"], int(d["limit"]["requests"]), int(d["limit"]["per_s"])) for d in throttles])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_throttled AS {throttled_sql(limits.hits_sql(source), source, f'{into}_limits')}")
     return doc
+
+
+def throttled_sql(hits: str, source: str, limits: str) -> str:
+    """req_key of every request a fixed-window rate limiter rejects: per throttle decision, requests beyond its
+    `limit.requests` in each `limit.per_s`-second window (aligned on the epoch, as nginx/Envoy buckets are)."""
+    return f"""SELECT DISTINCT req_key FROM (
+        SELECT h.req_key, l.requests AS allowed,
+               row_number() OVER (PARTITION BY h.rule_id, floor(epoch(r.ts) / l.per_s) ORDER BY r.ts, h.req_key) AS nth
+        FROM ({hits}) h JOIN {limits} l USING (rule_id) JOIN ({source}) r USING (req_key))
+        WHERE nth > allowed"""
 
 
 def _ts(text: str):
@@ -132,18 +155,23 @@ def _ts(text: str):
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, decisions_file: Path, label_files: list[Path]) -> list[dict]:
-    """Per scenario: requests, how many the decisions stop, and the share. Labels join on request_id."""
+    """Per scenario: requests, how many block/challenge decisions stop (`stopped`, `stopped_share`), and how many
+    are stopped or rejected by a throttle (`limited`, `limited_share`). Labels join on request_id."""
     doc = stopped_requests(con, decisions_file)
     start, end = (_ts(doc["window"][k]) for k in ("start", "end"))
     files = [str(p) for p in label_files]
-    con.execute("CREATE OR REPLACE TEMP TABLE gw_labels AS SELECT request_id, scenario, CAST(is_attack AS BOOLEAN) AS is_attack "
+    con.execute("CREATE OR REPLACE TEMP TABLE gw_labels AS SELECT request_id, scenario, CAST(is_attack AS BOOLEAN) AS is_attack, "
+                "nullif(expected_detector, '') AS expected_detector "
                 "FROM read_csv(?, union_by_name := true, all_varchar := true)", [files])
     return dicts(con, f"""
-        SELECT l.scenario, bool_or(l.is_attack) AS is_attack, count(*) AS requests,
-               count(s.req_key) AS stopped, round(count(s.req_key) / count(*), 6) AS stopped_share
+        SELECT l.scenario, bool_or(l.is_attack) AS is_attack, mode(l.expected_detector) AS expected_detector,
+               count(*) AS requests, count(s.req_key) AS stopped, round(count(s.req_key) / count(*), 6) AS stopped_share,
+               count(*) FILTER (WHERE s.req_key IS NOT NULL OR t.req_key IS NOT NULL) AS limited,
+               round(count(*) FILTER (WHERE s.req_key IS NOT NULL OR t.req_key IS NOT NULL) / count(*), 6) AS limited_share
         FROM ({window_source(start, end)}) r
         JOIN gw_labels l USING (request_id)
         LEFT JOIN gw_stopped s USING (req_key)
+        LEFT JOIN gw_stopped_throttled t USING (req_key)
         GROUP BY l.scenario ORDER BY is_attack DESC, l.scenario""")
 
 
@@ -152,11 +180,15 @@ def label_files(folder: Path) -> list[Path]:
 
 
 def summary(results: list[dict]) -> dict:
+    """Benign share stopped by block/challenge, and per attack the share that counts for acceptance: block/challenge,
+    except for attacks whose detector's designed answer is a throttle (THROTTLED_BY_DESIGN), where rejected requests count."""
     benign = [r for r in results if not r["is_attack"]]
     total_benign = sum(r["requests"] for r in benign)
     return {
         "benign_requests": total_benign,
         "benign_stopped": sum(r["stopped"] for r in benign),
         "benign_share": (sum(r["stopped"] for r in benign) / total_benign) if total_benign else 0.0,
-        "attacks": {r["scenario"]: r["stopped_share"] for r in results if r["is_attack"]},
+        "benign_limited_share": (sum(r["limited"] for r in benign) / total_benign) if total_benign else 0.0,
+        "attacks": {r["scenario"]: r["limited_share"] if r.get("expected_detector") in THROTTLED_BY_DESIGN else r["stopped_share"]
+                    for r in results if r["is_attack"]},
     }

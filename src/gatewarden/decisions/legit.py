@@ -54,7 +54,8 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {into}_tokens AS
     WITH accused AS (SELECT DISTINCT value AS token FROM findings
-                     WHERE window_start = ? AND window_end = ? AND scope = 'token' AND NOT list_contains(CAST(? AS VARCHAR[]), detector)),
+                     WHERE window_start = ? AND window_end = ? AND scope = 'token' AND NOT list_contains(CAST(? AS VARCHAR[]), detector)
+                       AND detector NOT IN ({", ".join(f"'{d}'" for d, _ in RATE_METRICS)})),
     history AS (SELECT DISTINCT token FROM requests WHERE ts < ? AND token IN (SELECT token FROM {into}_requests)),
     t AS (SELECT token, count(DISTINCT date_trunc('hour', ts)) AS hours, count(DISTINCT net) AS nets, bool_or(browses) AS browses
           FROM {into}_requests WHERE token IS NOT NULL GROUP BY token)
@@ -93,7 +94,8 @@ def victim_tokens(con: duckdb.DuckDBPyConnection, window: Window, supporting: li
 
 def owner_networks(con: duckdb.DuckDBPyConnection, window: Window, tokens: list[str], min_hours: int = 3) -> dict[str, set[str]]:
     """Per token, the networks where its owner is established: active in >= `min_hours` quiet hours (hours in which
-    the token used at most two networks, i.e. outside a fan-out) or loading pages there (a person's browser)."""
+    the token used at most two networks, i.e. outside a fan-out) or loading pages there (a person's browser).
+    Only tokens that also used other networks have owner networks."""
     if not tokens:
         return {}
     static = STATIC_PATH.replace("'", "''")
@@ -118,7 +120,12 @@ def owner_networks(con: duckdb.DuckDBPyConnection, window: Window, tokens: list[
             owners[token].add(net)
         if len(nets_in_hour[(token, hour)]) <= 2:
             quiet_hours[(token, net)].add(hour)
+    browsed = set(owners)  # a person's token: where they browse is decisive, a replaying server never loads pages
     for (token, net), hours in quiet_hours.items():
-        if len(hours) >= min_hours:
+        if len(hours) >= min_hours and token not in browsed:
             owners[token].add(net)
-    return dict(owners)
+    used: dict[str, set[str]] = defaultdict(set)
+    for token, net, _, _ in seen:
+        used[token].add(net)
+    # Thieves on the owner's own networks can't be told apart there: then the token has no separate owner networks.
+    return {t: nets for t, nets in owners.items() if used[t] - nets}

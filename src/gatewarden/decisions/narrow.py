@@ -82,6 +82,8 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
             if net := network_of(ip) if ip else None:
                 used[net] += n
         keep = sorted(net for net in used if net not in owners[d.value])
+        if not keep:
+            continue  # the thieves share the owner's networks: only the whole token can be stopped
         d.status = "suppressed"
         d.status_reason = (f"stolen credential: narrowed to {len(keep)} network(s) other than the owner's "
                            f"{', '.join(sorted(owners[d.value]))}")
