@@ -169,12 +169,14 @@ class Ingestor:
     def _load_batch(self, parsed_sql: str, path: Path, parser: Parser, result: FileResult) -> None:
         con = self.con
         con.execute(
+            # The raw line is kept only where a reject needs it: copying every accepted line is wasted work.
             f"""CREATE OR REPLACE TEMP TABLE gw_parsed AS
-            SELECT * REPLACE (coalesce(
+            SELECT * REPLACE (CASE WHEN reject_reason IS NOT NULL THEN raw END AS raw)
+            FROM (SELECT * REPLACE (coalesce(
                 CASE WHEN raw IS NOT NULL AND trim(raw) = '' THEN 'empty line' END,
                 reject_reason,
                 CASE WHEN ts IS NULL THEN 'timestamp missing or not understood' END) AS reject_reason)
-            FROM ({parsed_sql})"""
+            FROM ({parsed_sql}))"""
         )
         self._register_token_map()
         build_ip_map(con, "gw_parsed")
