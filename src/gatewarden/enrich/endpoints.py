@@ -41,8 +41,11 @@ def endpoint_sql(path_expr: str, rules: list[tuple[str, str]] | None = None, ope
     for pattern, replacement in rules or []:
         segment = f"regexp_replace({segment}, {sql_str(pattern)}, {sql_str(replacement)})"
     path = f"split_part(split_part({path_expr}, '?', 1), '#', 1)"
+    # Every id shape has a digit, an underscore or the 36 characters of a UUID; testing that first spares
+    # the word segments (`v1`, `chat`, `completions`) the full set of id regexes.
+    maybe_id = "(regexp_matches(s, '[0-9_]') OR length(s) = 36)"
     builtin = (f"array_to_string(list_transform(string_split({path}, '/'), "
-               f"lambda s: CASE WHEN {is_id_sql('s')} THEN '{{id}}' ELSE {segment} END), '/')")
+               f"lambda s: CASE WHEN {maybe_id} AND {is_id_sql('s')} THEN '{{id}}' ELSE {segment} END), '/')")
     templates = " ".join(f"WHEN regexp_full_match({path}, {sql_str(spec.regex)}) THEN {sql_str(spec.template)}"
                          for spec in (load_openapi(openapi) if openapi else ()))
     return f"CASE WHEN {path_expr} IS NULL THEN NULL {templates} ELSE {builtin} END"
