@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.table import Table
 
@@ -25,13 +26,17 @@ DetectorOption = Annotated[list[str] | None, typer.Option("--detector", "-d", he
 
 
 def run_analyze(cfg: Config, window: str, day: datetime | None, only: list[str] | None,
-                on_detector: Callable[[str, int], None] | None = None) -> AnalysisResult:
-    con = connect(cfg.database)
+                on_detector: Callable[[str, int], None] | None = None,
+                con: duckdb.DuckDBPyConnection | None = None) -> AnalysisResult:
+    """Analyse on `con` when given (its temp table `win` then stays for later stages), else on a connection of its own."""
+    own = con is None
+    con = connect(cfg.database) if own else con
     try:
         win = resolve_window(con, parse_duration(window), day.date() if day else None)
         return analyze(con, cfg, win, only, on_detector)
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def summary_table(result: AnalysisResult) -> Table:

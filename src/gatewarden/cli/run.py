@@ -106,20 +106,22 @@ def register(app: typer.Typer) -> None:
                                   rejected=sum(r.rejected for r in results))
                     if results and all(r.accepted == 0 and r.status != "unchanged" for r in results):
                         raise GatewardenError("No input line was accepted; nothing to analyse.", "See `gatewarden rejects` for why.")
-                with runlog.stage("analyze", progress=True) as counts:
-                    analysis = run_analyze(run_cfg, window, day, None, counts.step)
-                    counts.update(requests=analysis.requests, findings=sum(analysis.findings_by_detector.values()))
+                # One connection from analysis to report: state and report reuse analysis's temp table `win`
+                # (the window's features) instead of rebuilding it, the costliest step of the night.
                 con = connect(run_cfg.database)
                 try:
+                    with runlog.stage("analyze", progress=True) as counts:
+                        analysis = run_analyze(run_cfg, window, day, None, counts.step, con)
+                        counts.update(requests=analysis.requests, findings=sum(analysis.findings_by_detector.values()))
                     with runlog.stage("decide", progress=True) as counts:
                         counts.step("decisions, rate limits and gateway files")
                         result = run_decisions(con, run_cfg, analysis.window, run_out)
                         counts.update(files=len(result.files))
                     with runlog.stage("state") as counts:
                         last_day = (analysis.window.end - timedelta(microseconds=1)).date()
-                        counts["entities"] = record_day(con, run_cfg, last_day)
+                        counts["entities"] = record_day(con, run_cfg, last_day, analysis.window)
                     with runlog.stage("report", progress=True) as counts:
-                        counts.update(write_reports(con, run_cfg, analysis.window, run_out, step=counts.step))
+                        counts.update(write_reports(con, run_cfg, analysis.window, run_out, reuse_win=True, step=counts.step))
                     retention = keep_days or run_cfg.operations.keep_days
                     if retention:
                         with runlog.stage("prune") as counts:
