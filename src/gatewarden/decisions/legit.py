@@ -9,7 +9,8 @@ excuse itself. What does separate people and customers from abuse is how they us
 - a **browsing client**: requests from an (address, User-Agent) pair that loaded pages (static assets),
   which a scraper, a stuffing tool or an SDK never does; a token used from such a pair is a person's;
 
-unless a token-scope finding (of a detector that decides, not a supporting one) accuses the token itself.
+unless a medium or high finding whose match names the token (of a detector that decides, not a supporting one)
+accuses it: a low finding only ever throttles.
 A token accused only of being *stolen* (`VICTIM_METRICS`: used from many networks at once, replayed
 after expiry) or of a burst (throttled, not stopped) still has an owner: its **owner networks** (/24,
 /64 where it is established: active in >= `min_hours` quiet hours, when it used at most two networks,
@@ -53,8 +54,9 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
     FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent""")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {into}_tokens AS
-    WITH accused AS (SELECT DISTINCT value AS token FROM findings
-                     WHERE window_start = ? AND window_end = ? AND scope = 'token' AND NOT list_contains(CAST(? AS VARCHAR[]), detector)
+    WITH accused AS (SELECT DISTINCT json_extract_string(match, '$.token') AS token FROM findings
+                     WHERE window_start = ? AND window_end = ? AND json_extract_string(match, '$.token') IS NOT NULL
+                       AND severity IN ('medium', 'high') AND NOT list_contains(CAST(? AS VARCHAR[]), detector)
                        AND detector NOT IN ({", ".join(f"'{d}'" for d, _ in RATE_METRICS)})),
     history AS (SELECT DISTINCT token FROM requests WHERE ts < ? AND token IN (SELECT token FROM {into}_requests)),
     t AS (SELECT token, count(DISTINCT date_trunc('hour', ts)) AS hours, count(DISTINCT net) AS nets, bool_or(browses) AS browses
@@ -81,8 +83,10 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
 
 def victim_tokens(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str]) -> list[str]:
     """Tokens whose deciding token findings say the credential was stolen or ran too fast, none that its holder abuses."""
-    found = rows(con, """SELECT value, detector, metric FROM findings
-                         WHERE window_start = ? AND window_end = ? AND scope = 'token'""", [window.start, window.end])
+    found = rows(con, """SELECT json_extract_string(match, '$.token'), detector, metric FROM findings
+                         WHERE window_start = ? AND window_end = ? AND json_extract_string(match, '$.token') IS NOT NULL
+                           AND severity IN ('medium', 'high')""",
+                 [window.start, window.end])
     verdict: dict[str, bool] = {}
     for token, detector, metric in found:
         if detector in supporting:
