@@ -7,6 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from gatewarden.files import write_atomic
 from gatewarden.reports import charts
 
 
@@ -56,5 +57,5 @@ def render_html(d: dict[str, Any], title: str) -> str:
 
 def write_html(d: dict[str, Any], out_dir: Path, title: str) -> Path:
     path = out_dir / "report.html"
-    path.write_text(render_html(d, title), encoding="utf-8")
+    write_atomic(path, render_html(d, title))
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gatewarden.files import write_atomic
 from gatewarden.reports.html import fmt, pct
 
 
@@ -47,5 +48,5 @@ def render_markdown(d: dict[str, Any], title: str, top: int = 10) -> str:
 
 def write_markdown(d: dict[str, Any], out_dir: Path, title: str) -> Path:
     path = out_dir / "summary.md"
-    path.write_text(render_markdown(d, title), encoding="utf-8")
+    write_atomic(path, render_markdown(d, title))
     return path

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gatewarden.files import write_atomic
+
 
 def write_summary_json(d: dict[str, Any], out_dir: Path) -> Path:
     path = out_dir / "summary.json"
-    path.write_text(json.dumps(d, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(d, indent=2, default=str, ensure_ascii=False) + "\n")
     return path
