@@ -26,8 +26,8 @@ from collections import defaultdict
 import duckdb
 
 from gatewarden.db import rows
-from gatewarden.decisions.narrow import network_of
 from gatewarden.detectors.base import Window
+from gatewarden.enrich.cidr import net_key
 from gatewarden.features import STATIC_PATH
 from gatewarden.replay import window_source
 
@@ -68,7 +68,7 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
     owners = owner_networks(con, window, victims, min_hours)
     pairs = [(t, ip) for t, ip in rows(con, f"""SELECT DISTINCT token, client_ip FROM ({window_source(window.start, window.end)})
                                               WHERE token IN (SELECT unnest(CAST(? AS VARCHAR[])))""", [victims])
-             if network_of(ip) in owners.get(t, ())]
+             if net_key(ip) in owners.get(t, ())]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_owner_ips (token VARCHAR, client_ip VARCHAR)")
     if pairs:
         con.executemany(f"INSERT INTO {into}_owner_ips VALUES (?, ?)", pairs)
@@ -113,7 +113,7 @@ def owner_networks(con: duckdb.DuckDBPyConnection, window: Window, tokens: list[
     nets_in_hour: dict[tuple, set[str]] = defaultdict(set)
     seen = []
     for token, ip, hour, static in per_hour:
-        net = network_of(ip) if ip else None
+        net = net_key(ip) if ip else None
         if net:
             nets_in_hour[(token, hour)].add(net)
             seen.append((token, net, hour, static))

@@ -11,9 +11,9 @@ fingerprint). The broad decision stays in history as `suppressed`, saying what i
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import duckdb
 
@@ -25,12 +25,20 @@ from gatewarden.replay import STOPPING, Matcher, Rule, window_source
 BROAD = ("asn", "fingerprint")
 
 
-def network_of(ip: str) -> str | None:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    return str(ipaddress.ip_network(f"{addr}/{24 if addr.version == 4 else 64}", strict=False))
+@dataclass(frozen=True)
+class NetworkUse:
+    """A decision's traffic within one network: its own evidence once the decision is narrowed to it."""
+
+    requests: int
+    clean: int  # legitimate-looking requests among them
+    first_seen: datetime
+    last_seen: datetime
+
+    def narrowed(self, d: Decision, **changes) -> Decision:
+        # Cost per network is the entity's cost in proportion to the requests it sent from there.
+        cost = round(d.cost * self.requests / d.requests, 6) if d.requests else 0.0
+        return replace(d, requests=self.requests, cost=cost, first_seen=self.first_seen, last_seen=self.last_seen,
+                       status="active", **changes)
 
 
 def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], window: Window, legit: str) -> list[Decision]:
@@ -39,31 +47,28 @@ def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], wind
         return []
     matcher = Matcher(con, [Rule(d.id, d.match) for d in broad], name="gw_narrow")
     source = window_source(window.start, window.end)
-    per_ip = rows(con, f"""
-        SELECT h.rule_id, r.client_ip, count(*) AS n, count(l.req_key) AS clean
-        FROM ({matcher.hits_sql(source)}) h JOIN ({source}) r USING (req_key)
-        LEFT JOIN {legit} l USING (req_key)
-        GROUP BY ALL""")
-    nets: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for rule_id, ip, n, clean in per_ip:
-        net = network_of(ip) if ip else None
-        if net:
-            nets[rule_id][net][0] += n
-            nets[rule_id][net][1] += clean
+    nets: dict[str, dict[str, NetworkUse]] = defaultdict(dict)
+    for rule_id, net, n, clean, first, last in rows(con, f"""
+            SELECT h.rule_id, gw_net(r.client_ip, r.ip_num) AS net, count(*), count(l.req_key), min(r.ts), max(r.ts)
+            FROM ({matcher.hits_sql(source)}) h JOIN ({source}) r USING (req_key)
+            LEFT JOIN {legit} l USING (req_key)
+            WHERE gw_net(r.client_ip, r.ip_num) IS NOT NULL
+            GROUP BY ALL"""):
+        nets[rule_id][net] = NetworkUse(n, clean, first, last)
     out = []
     for d in broad:
         by_net = nets.get(d.id, {})
-        if not any(clean for _, clean in by_net.values()):
+        if not any(use.clean for use in by_net.values()):
             continue
-        keep = sorted(net for net, (_, clean) in by_net.items() if clean == 0)
+        keep = sorted(net for net, use in by_net.items() if use.clean == 0)
         d.status = "suppressed"
         d.status_reason = (f"stops legitimate-looking traffic; narrowed to {len(keep)} network(s) without any"
                            if keep else "stops legitimate-looking traffic in every network it covers")
         for net in keep:
             scope, value = ("cidr", net) if d.scope == "asn" else (d.scope, f"{d.value}@{net}")
             match = {"client_ip": net} if d.scope == "asn" else {**d.match, "client_ip": net}
-            out.append(replace(d, id=decision_id(scope, value, window), scope=scope, value=value, match=match,
-                               requests=by_net[net][0], status="active", status_reason=f"narrowed from {d.scope} {d.value}"))
+            out.append(by_net[net].narrowed(d, id=decision_id(scope, value, window), scope=scope, value=value, match=match,
+                                            status_reason=f"narrowed from {d.scope} {d.value}"))
     return out
 
 
@@ -76,11 +81,10 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
     for d in decisions:
         if d.scope != "token" or d.status != "active" or d.action not in STOPPING or d.reissued or not owners.get(d.value):
             continue
-        used: dict[str, int] = defaultdict(int)
-        for ip, n in rows(con, "SELECT client_ip, count(*) FROM requests WHERE ts >= ? AND ts < ? AND token = ? GROUP BY 1",
-                          [window.start, window.end, d.value]):
-            if net := network_of(ip) if ip else None:
-                used[net] += n
+        used = {net: NetworkUse(n, 0, first, last) for net, n, first, last in rows(con, """
+            SELECT gw_net(client_ip, ip_num) AS net, count(*), min(ts), max(ts) FROM requests
+            WHERE ts >= ? AND ts < ? AND token = ? AND gw_net(client_ip, ip_num) IS NOT NULL GROUP BY 1""",
+            [window.start, window.end, d.value])}
         keep = sorted(net for net in used if net not in owners[d.value])
         if not keep:
             continue  # the thieves share the owner's networks: only the whole token can be stopped
@@ -89,6 +93,6 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
                            f"{', '.join(sorted(owners[d.value]))}")
         for net in keep:
             value = f"{d.value}@{net}"
-            out.append(replace(d, id=decision_id("token", value, window), value=value, match={**d.match, "client_ip": net},
-                               requests=used[net], status="active", status_reason=f"narrowed from token {d.value}"))
+            out.append(used[net].narrowed(d, id=decision_id("token", value, window), value=value,
+                                          match={**d.match, "client_ip": net}, status_reason=f"narrowed from token {d.value}"))
     return out

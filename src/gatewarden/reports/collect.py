@@ -104,10 +104,20 @@ def timeline(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def offenders(con: duckdb.DuckDBPyConnection, window: Window, run: str | None, top: int) -> dict[str, Any]:
     if run:
+        # A stolen key or a scraping fingerprint is stopped per network (`value@network`, each with that network's
+        # evidence); people want one row per offender.
         items = dicts(con, """
-            SELECT scope, value, action, detectors, requests, round(coalesce(cost, 0), 4) AS cost, offence_count,
-                   CAST(expires_at AS VARCHAR) AS expires_at, reasons
-            FROM decisions WHERE decision_run = ? AND status = 'active'
+            WITH d AS (
+                SELECT *, split_part(value, '@', 1) AS offender,
+                       CASE action WHEN 'block' THEN 3 WHEN 'challenge' THEN 2 ELSE 1 END AS rank
+                FROM decisions WHERE decision_run = ? AND status = 'active'
+            )
+            SELECT scope, offender AS value,
+                   arg_max(action, rank) || CASE WHEN count(*) > 1 THEN ' on ' || count(*) || ' networks' ELSE '' END AS action,
+                   list_sort(list_distinct(flatten(list(detectors)))) AS detectors, sum(requests) AS requests,
+                   round(coalesce(sum(cost), 0), 4) AS cost, max(offence_count) AS offence_count,
+                   CAST(max(expires_at) AS VARCHAR) AS expires_at, arg_max(reasons, rank) AS reasons
+            FROM d GROUP BY scope, offender
             ORDER BY cost DESC NULLS LAST, requests DESC, scope, value LIMIT ?""", [run, top])
         for item in items:
             item["reasons"] = json.loads(item["reasons"]) if isinstance(item["reasons"], str) else item["reasons"]
