@@ -12,7 +12,14 @@ window's own sessions:
 - precedence: for each endpoint, the endpoints that usually come before it in the same session
   (share of its sessions >= `pred_share`) are its usual predecessors; reaching an expensive endpoint
   with none of them before is a violation (a bot calling image generation with no page, login or
-  model list first);
+  model list first). Order is learned from and judged on sessions of >= `min_order_steps` requests only: a
+  one-request session (a scraper's proxy exit, a crawler) has no order to honour and would teach that
+  skipping is normal;
+- the token behind a skipping session: a person resuming after a break, or a customer's integration,
+  skips too, but their token honoured the order in another session of the window, is active in
+  >= `established_hours` distinct hours, or was seen before the window. A token that is none of these
+  (a throwaway account that starts by spending) makes the violation medium, and high with a surprising
+  path; an established token's violation stays low whatever else the session shows;
 - timing: the coefficient of variation of inter-arrival times over sessions with enough requests;
   metronome timing is evidence of a script, but paying batch customers run scripts too, so on its
   own it is never more than low.
@@ -44,6 +51,11 @@ class Settings(DetectorSettings):
         "this share of the sessions that reach it.")
     min_target_sessions: int = Field(
         20, ge=1, description="Precedence is learned only for endpoints reached in at least this many sessions.")
+    min_order_steps: int = Field(
+        3, ge=2, description="Precedence is learned from and judged on sessions of at least this many requests.")
+    established_hours: int = Field(
+        3, ge=1, description="A token active in at least this many distinct hours of the window is established: its "
+        "skipped predecessors stay a low finding.")
     max_skip_share: float = Field(
         0.1, gt=0, lt=1, description="A usual-predecessor rule holds only when at most this share of the sessions reaching "
         "the endpoint skip it; where skipping is common (API clients calling it directly) nothing is a violation.")
@@ -84,7 +96,7 @@ class SequenceDetector(Detector):
                    stddev_pop(q.gap_s) / nullif(avg(q.gap_s), 0) AS gap_cv, avg(q.gap_s) AS mean_gap_s
             FROM gw_seq q JOIN gw_seq_nll n ON n.stratum = q.stratum AND n.prev = q.prev AND n.endpoint = q.endpoint
             GROUP BY q.session_key HAVING count(*) >= {s.min_steps}""")
-        self._precedence(con)
+        self._precedence(con, window)
         n_sessions = "(SELECT count(*) FROM gw_seq_sessions)"
         surprise_thr = robust_threshold("gw_seq_sessions", "surprise", s.k_mad, 0.0)
         cv_thr = f"""(SELECT greatest(0.01, least({s.max_cv!r}, med - 3 * 1.4826 * mad)) AS threshold, med
@@ -95,7 +107,8 @@ class SequenceDetector(Detector):
             SELECT coalesce(ss.session_key, pv.session_key) AS session_key,
                    ss.steps, ss.surprise, st.threshold AS surprise_threshold, ss.surprise >= st.threshold AS surprising,
                    ss.gap_cv, ss.mean_gap_s, ct.threshold AS cv_threshold, ss.gap_cv <= ct.threshold AS regular,
-                   coalesce(pv.violations, 0) AS violations, pv.skipped, st.med AS surprise_median, ct.med AS cv_median
+                   coalesce(pv.violations, 0) AS violations, pv.skipped, coalesce(pv.throwaway, false) AS throwaway,
+                   pv.token_hours, st.med AS surprise_median, ct.med AS cv_median
             FROM gw_seq_sessions ss FULL JOIN gw_seq_violations pv ON pv.session_key = ss.session_key, st, ct""")
         signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
         common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
@@ -111,7 +124,8 @@ class SequenceDetector(Detector):
              "'surprise_median', any_value(f.surprise_median), 'unit', 'mean -ln P(step | previous step), Markov model of this window'"),
             ("precedence_violations", "CAST(any_value(f.violations) AS DOUBLE)", "1.0", "f.violations > 0",
              "CAST(any_value(f.violations) AS DOUBLE)",
-             "'skipped', any_value(f.skipped), 'rule', 'expensive endpoint reached with none of its usual predecessors before it'"),
+             "'skipped', any_value(f.skipped), 'token_active_hours', any_value(f.token_hours), 'throwaway_token', bool_or(f.throwaway), "
+             "'rule', 'expensive endpoint reached with none of its usual predecessors before it'"),
             ("timing_regularity", "any_value(f.gap_cv)", "any_value(f.cv_threshold)", "coalesce(f.regular, false)",
              "any_value(f.cv_threshold) / greatest(any_value(f.gap_cv), 0.001)",
              "'cv_median', any_value(f.cv_median), 'mean_gap_s', round(any_value(f.mean_gap_s), 2), "
@@ -121,25 +135,34 @@ class SequenceDetector(Detector):
         for metric, observed, threshold, flagged, score, extra in metrics:
             # Only a surprising path AND a skipped predecessor together are block-worthy; regular timing never
             # raises severity that far (paying batch customers script their calls).
-            high = "" if metric == "timing_regularity" else \
-                "WHEN bool_or(coalesce(f.surprising, false)) AND any_value(f.violations) > 0 THEN 'high'"
+            # A violation is only as strong as the token behind it: a throwaway token's is medium (high with a
+            # surprising path), an established token's (travellers, customers' integrations) stays low.
+            skipping = "any_value(f.violations) > 0"
+            throwaway = "bool_or(f.throwaway)"
+            if metric == "timing_regularity":
+                severity = f"CASE WHEN any_value({signals}) >= 2 AND NOT ({skipping} AND NOT {throwaway}) THEN 'medium' ELSE 'low' END"
+            else:
+                severity = f"""CASE WHEN {skipping} AND NOT {throwaway} THEN 'low'
+                     WHEN {skipping} AND bool_or(coalesce(f.surprising, false)) THEN 'high'
+                     WHEN {skipping} OR any_value({signals}) >= 2 OR {score} >= 2 THEN 'medium' ELSE 'low' END"""
             parts.append(f"""
             SELECT 'sequence' AS detector, 'session' AS scope, q.session_key AS value, '{metric}' AS metric,
                 {observed} AS observed, {threshold} AS threshold, {score} AS score,
-                CASE {high} WHEN any_value({signals}) >= 2 OR ('{metric}' <> 'timing_regularity' AND {score} >= 2) THEN 'medium'
-                     ELSE 'low' END AS severity,
+                {severity} AS severity,
                 {common},
                 json_object({base_details}, {extra}, 'window_hours', {window.hours!r}) AS details
             FROM gw_seq q JOIN gw_seq_flags f ON f.session_key = q.session_key
             WHERE {flagged} GROUP BY q.session_key""")
         return " UNION ALL ".join(parts)
 
-    def _precedence(self, con: duckdb.DuckDBPyConnection) -> None:
-        """gw_seq_violations(session_key, violations, skipped): expensive endpoints reached without a usual predecessor."""
+    def _precedence(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
+        """gw_seq_violations(session_key, violations, skipped, token_hours, throwaway): expensive endpoints reached
+        without a usual predecessor, and whether the session's token is a throwaway (see the module docstring)."""
         s = self.settings
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_violations AS
-            WITH firsts AS (SELECT session_key, any_value(stratum) AS stratum, endpoint, min(step) AS first_step
-                            FROM gw_seq GROUP BY session_key, endpoint),
+            WITH ordered AS (SELECT session_key FROM gw_seq GROUP BY session_key HAVING count(*) >= {s.min_order_steps}),
+            firsts AS (SELECT session_key, any_value(stratum) AS stratum, endpoint, min(step) AS first_step
+                       FROM gw_seq SEMI JOIN ordered USING (session_key) GROUP BY session_key, endpoint),
             reach AS (SELECT stratum, endpoint, count(*) AS sessions FROM firsts GROUP BY stratum, endpoint),
             before AS (
                 SELECT b.stratum, b.endpoint AS target, a.endpoint AS pred, count(*) AS sessions
@@ -153,23 +176,37 @@ class SequenceDetector(Detector):
                 SELECT endpoint FROM gw_seq GROUP BY endpoint
                 HAVING avg(cost) >= (SELECT median(cost) FROM gw_seq)),
             guarded AS (SELECT DISTINCT u.stratum, u.target FROM usual u JOIN expensive e ON e.endpoint = u.target),
-            cand AS (
-                SELECT b.session_key, b.stratum, b.endpoint
-                FROM firsts b JOIN guarded g ON g.stratum = b.stratum AND g.target = b.endpoint
-                WHERE NOT EXISTS (
+            reached AS (
+                SELECT b.session_key, b.stratum, b.endpoint, EXISTS (
                     SELECT 1 FROM firsts a JOIN usual u ON u.stratum = b.stratum AND u.pred = a.endpoint AND u.target = b.endpoint
-                    WHERE a.session_key = b.session_key AND a.first_step < b.first_step)),
+                    WHERE a.session_key = b.session_key AND a.first_step < b.first_step) AS honoured
+                FROM firsts b JOIN guarded g ON g.stratum = b.stratum AND g.target = b.endpoint),
+            cand AS (SELECT session_key, stratum, endpoint FROM reached WHERE NOT honoured),
             -- A precedence is a rule only where skipping it is rare: most sessions reaching the target honour it.
             rule AS (
                 SELECT c.stratum, c.endpoint FROM cand c JOIN reach r ON r.stratum = c.stratum AND r.endpoint = c.endpoint
                 GROUP BY c.stratum, c.endpoint, r.sessions HAVING count(*) <= {s.max_skip_share} * r.sessions),
-            v AS (SELECT c.* FROM cand c JOIN rule USING (stratum, endpoint))
-            SELECT v.session_key, count(*) AS violations,
+            v AS (SELECT c.* FROM cand c JOIN rule USING (stratum, endpoint)),
+            session_token AS (SELECT session_key, mode(token) AS token FROM gw_seq GROUP BY session_key),
+            -- Per token, across its sessions: did one honour the order wherever it applied, how many hours was it active.
+            tokens AS (
+                SELECT t.token, count(DISTINCT date_trunc('hour', q.ts)) AS hours,
+                       bool_or(t.session_key IN (SELECT session_key FROM reached GROUP BY session_key HAVING bool_and(honoured))) AS honoured
+                FROM gw_seq q JOIN session_token t USING (session_key)
+                WHERE t.token IN (SELECT x.token FROM v JOIN session_token x USING (session_key))
+                GROUP BY t.token),
+            seen_before AS (
+                SELECT DISTINCT token FROM requests
+                WHERE ts < TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}' AND token IN (SELECT token FROM tokens))
+            SELECT v.session_key, count(*) AS violations, any_value(k.hours) AS token_hours,
+                   coalesce(NOT any_value(k.honoured) AND any_value(k.hours) < {s.established_hours}
+                            AND any_value(k.token) NOT IN (SELECT token FROM seen_before), false) AS throwaway,
                    list(json_object('endpoint', v.endpoint, 'usual_predecessors',
                                     (SELECT list(u.pred || ' (' || CAST(round(100 * u.share) AS INTEGER) || '%)' ORDER BY u.share DESC)
                                      FROM usual u WHERE u.stratum = v.stratum AND u.target = v.endpoint),
                                     'client_class', v.stratum) ORDER BY v.endpoint) AS skipped
-            FROM v GROUP BY v.session_key""")
+            FROM v JOIN session_token t USING (session_key) LEFT JOIN tokens k ON k.token = t.token
+            GROUP BY v.session_key""")
 
     def _store_ngrams(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
         con.execute("DELETE FROM sequence_ngrams WHERE window_start = ? AND window_end = ?", [window.start, window.end])
