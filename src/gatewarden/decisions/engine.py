@@ -7,7 +7,6 @@ input and config give byte-identical files.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,6 @@ from gatewarden.emitters import Context, render_all, write_all
 from gatewarden.emitters.base import write_atomic
 from gatewarden.errors import GatewardenError, SafetyValveTripped
 from gatewarden.ops.state import record_published_limits, smooth_published_limits
-from gatewarden.replay import Matcher, Rule, window_source
 
 
 @dataclass
@@ -43,14 +41,6 @@ def latest_window(con: duckdb.DuckDBPyConnection) -> Window:
     return Window(row[0]["window_start"], row[0]["window_end"])
 
 
-def flag_requests(con: duckdb.DuckDBPyConnection, window: Window, into: str = "gw_flagged") -> None:
-    """Temp table `into`(req_key): the window's requests that some finding's match selects."""
-    found = dicts(con, "SELECT finding_id, match FROM findings WHERE window_start = ? AND window_end = ?", [window.start, window.end])
-    matcher = Matcher(con, [Rule(f["finding_id"], json.loads(f["match"])) for f in found], name="gw_findings")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT req_key FROM "
-                f"({matcher.hits_sql(window_source(window.start, window.end))})")
-
-
 def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, out_dir: Path) -> DecideResult:
     started = datetime.now()
     dc = cfg.decisions
@@ -60,12 +50,12 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
                               FROM findings WHERE window_start = ? AND window_end = ?""", [window.start, window.end])
     basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
     run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
-    flag_requests(con, window)
-    limits = ratelimits.recommend(con, window, "gw_flagged", dc.rate_limit_headroom, dc.rate_limit_min_entities)
-    # Published limits move smoothly from last night's (EWMA, bounded change); throttles use the published ones.
+    legit.build(con, window, dc.supporting_detectors)
+    limits = ratelimits.recommend(con, window, "gw_legit", dc.rate_limit_headroom, dc.rate_limit_min_entities)
+    # Published limits move smoothly from last night's (EWMA, bounded change); throttles and the backtest use the published ones.
     day = (window.end - timedelta(microseconds=1)).date()
     limits = smooth_published_limits(con, limits, day, cfg.operations)
-    legit.build(con, window, dc.supporting_detectors)
+    ratelimits.backtest(con, limits)
     decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits), "gw_legit")
     impact = safety.clean_impact(con, decisions, window, "gw_legit")
     active = [d for d in decisions if d.status == "active"]
@@ -87,7 +77,8 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
         store.save(con, run_id, window, [], {**run, "outcome": "safety_valve", "finished_at": datetime.now()})
         raise
     doc = store.document(decisions, window)
-    limits_doc = {"generated_at": doc["generated_at"], "window": doc["window"], "statistic": "p99", "headroom": dc.rate_limit_headroom,
+    limits_doc = {"generated_at": doc["generated_at"], "window": doc["window"], "statistic": ratelimits.STATISTIC,
+                  "population": "legitimate-looking traffic (decisions/legit.py)", "headroom": dc.rate_limit_headroom,
                   "limits": limits}
     previous = store.previous_document(con, window)
     files = render_all(Context(doc, limits_doc, previous))

@@ -191,7 +191,7 @@ class SequenceDetector(Detector):
             -- Per token, across its sessions: did one honour the order wherever it applied, how many hours was it active.
             tokens AS (
                 SELECT t.token, count(DISTINCT date_trunc('hour', q.ts)) AS hours,
-                       bool_or(t.session_key IN (SELECT session_key FROM reached GROUP BY session_key HAVING bool_and(honoured))) AS honoured
+                       bool_or(t.session_key IN (SELECT session_key FROM reached GROUP BY ALL HAVING bool_and(honoured))) AS honoured
                 FROM gw_seq q JOIN session_token t USING (session_key)
                 WHERE t.token IN (SELECT x.token FROM v JOIN session_token x USING (session_key))
                 GROUP BY t.token),

@@ -14,11 +14,12 @@ from typing import Any
 
 import duckdb
 
+from gatewarden import ratelimits
 from gatewarden.config import Config
 from gatewarden.db import dicts, rows, scalar, table_exists
+from gatewarden.decisions import legit
 from gatewarden.detectors.base import Window
 from gatewarden.features import build_window
-from gatewarden.ops.config import OperationsConfig
 from gatewarden.reports.config import ReportsConfig
 
 # How a decision's or finding's (scope, value) selects requests in `win`.
@@ -66,7 +67,7 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
         "distributions": lambda: distributions(con, window),
         "graphql": lambda: graphql(con, window),
         "sequences": lambda: sequences(con, window, rc.top_n),
-        "rate_limits": lambda: rate_limits(con, day, rc.top_n, cfg.operations),
+        "rate_limits": lambda: rate_limits(con, cfg, window, day, rc.top_n),
         "changes": lambda: changes(con, window, day, run),
     }
     data: dict[str, Any] = {"day": day.isoformat(), "window": {"start": window.start.isoformat(), "end": window.end.isoformat()}}
@@ -219,42 +220,24 @@ def sequences(con: duckdb.DuckDBPyConnection, window: Window, top: int) -> dict[
         missing("No session sequences stored for this window.")
 
 
-# rate_limit_history key -> the `win` column it limits (as ratelimits.KEYS: fingerprint limits are per JA4).
-LIMIT_KEYS = {"token": "token", "ip": "client_ip", "fingerprint": "ja4"}
-
-
-def rate_limits(con: duckdb.DuckDBPyConnection, day: date, top: int, ops: OperationsConfig) -> dict[str, Any]:
+def rate_limits(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, day: date, top: int) -> dict[str, Any]:
     if not scalar(con, "SELECT count(*) FROM rate_limit_history WHERE day = ?", [day]):
         return missing("No rate limits were published for this day.")
-    # Backtest: tonight's traffic of every caller (flagged ones included) replayed in window-long buckets against the
-    # published limit. History values are `<window>s <endpoint>` (ops.state.limit_key); `*` is every endpoint.
-    keyed = " UNION ALL ".join(f"SELECT '{key}' AS scope, CAST({col} AS VARCHAR) AS entity, coalesce(endpoint, '/') AS endpoint, ts "
-                               f"FROM win WHERE {col} IS NOT NULL" for key, col in LIMIT_KEYS.items())
-    items = dicts(con, f"""
-        WITH lim AS (
-            SELECT scope, value, CAST(split_part(value, 's ', 1) AS BIGINT) AS window_s, substr(value, strpos(value, ' ') + 1) AS endpoint,
-                   recommended, previous, smoothed
-            FROM rate_limit_history WHERE day = ?
-        ),
-        keyed AS ({keyed}),
-        buckets AS (
-            SELECT l.scope, l.value, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket, count(*) AS n
-            FROM lim l JOIN keyed k ON k.scope = l.scope AND (l.endpoint = '*' OR k.endpoint = l.endpoint)
-            GROUP BY ALL
-        ),
-        bt AS (
-            SELECT b.scope, b.value, sum(b.n) AS requests, max(b.n) AS peak, count(*) FILTER (WHERE b.n > l.smoothed) AS buckets_over,
-                   count(DISTINCT b.entity) FILTER (WHERE b.n > l.smoothed) AS entities_over,
-                   sum(greatest(b.n - l.smoothed, 0)) AS over_limit
-            FROM buckets b JOIN lim l USING (scope, value) GROUP BY ALL
-        )
-        SELECT l.scope, l.value, l.window_s, l.endpoint, l.recommended, l.previous, l.smoothed, coalesce(bt.requests, 0) AS requests,
-               coalesce(bt.peak, 0) AS peak, coalesce(bt.buckets_over, 0) AS buckets_over, coalesce(bt.entities_over, 0) AS entities_over,
-               coalesce(bt.over_limit, 0) AS would_throttle,
-               round(coalesce(bt.over_limit, 0) / greatest(coalesce(bt.requests, 0), 1), 4) AS throttled_share
-        FROM lim l LEFT JOIN bt USING (scope, value)
-        ORDER BY would_throttle DESC, requests DESC, scope, window_s, endpoint LIMIT ?""", [day, top])
-    return {"available": True, "items": items, "bounds": {"up": ops.rate_limit_max_up, "down": ops.rate_limit_max_down}}
+    # Backtest as rate_limits.json: tonight's traffic replayed against each published limit (history values are
+    # `<window>s <endpoint>`, ops.state.limit_key), legitimate-looking requests (decisions/legit.py) and the rest apart.
+    legit.build(con, window, cfg.decisions.supporting_detectors, into="rpt_legit")
+    ratelimits.recommend(con, window, "rpt_legit", min_entities=1)  # builds rl_keyed; the published limits come from history
+    published = [{"key": r["scope"], "endpoint": r["endpoint"], "window_s": r["window_s"], "limit": int(r["smoothed"]),
+                  "recommended": r["recommended"], "previous": r["previous"], "smoothed": r["smoothed"], "scope": r["scope"]}
+                 for r in dicts(con, """SELECT scope, CAST(split_part(value, 's ', 1) AS BIGINT) AS window_s,
+                                               substr(value, strpos(value, ' ') + 1) AS endpoint, recommended, previous, smoothed
+                                        FROM rate_limit_history WHERE day = ?""", [day])]
+    ratelimits.backtest(con, published)
+    items = [{**{k: r[k] for k in ("scope", "endpoint", "window_s", "recommended", "previous", "smoothed")}, **r["backtest"]}
+             for r in published]
+    items.sort(key=lambda r: (-r["legit_requests_throttled"], -r["other_requests_throttled"], r["scope"], r["window_s"], r["endpoint"]))
+    ops = cfg.operations
+    return {"available": True, "items": items[:top], "bounds": {"up": ops.rate_limit_max_up, "down": ops.rate_limit_max_down}}
 
 
 def changes(con: duckdb.DuckDBPyConnection, window: Window, day: date, run: str | None) -> dict[str, Any]:

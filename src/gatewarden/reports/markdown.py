@@ -36,11 +36,12 @@ def render_markdown(d: dict[str, Any], title: str, top: int = 10) -> str:
     rl = d["rate_limits"]
     lines += ["", "## Rate limits", ""]
     if rl["available"]:
-        lines += ["| key | endpoint | window | recommended | last night | published | would throttle |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+        lines += ["| key | endpoint | window | recommended | last night | published | legit throttled | other throttled |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {r['scope']} | `{r['endpoint']}` | {r['window_s']} s | {fmt(r['recommended'])} | "
                   f"{fmt(r['previous']) if r['previous'] is not None else '—'} | {fmt(r['smoothed'])} | "
-                  f"{int(r['would_throttle']):,} ({100 * r['throttled_share']:.1f}%) |" for r in rl["items"][:top]]
+                  f"{r['legit_requests_throttled']:,} ({100 * r['legit_throttled_share']:.1f}%) | "
+                  f"{r['other_requests_throttled']:,} ({100 * r['other_throttled_share']:.1f}%) |" for r in rl["items"][:top]]
     else:
         lines.append(f"_{rl['note']}_")
     return "\n".join(lines) + "\n"
