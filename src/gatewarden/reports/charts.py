@@ -11,7 +11,7 @@ from typing import Any
 
 W, H = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 44
-COLORS = {"clean": "#4c9f70", "flagged": "#e0a030", "stopped": "#c8453c", "bar": "#4a72b0", "baseline": "#222"}
+COLORS = {"clean": "#4c9f70", "flagged": "#e0a030", "throttled": "#8a6fbf", "stopped": "#c8453c", "bar": "#4a72b0", "baseline": "#222"}
 
 
 def _ticks(top: float, n: int = 4) -> list[float]:

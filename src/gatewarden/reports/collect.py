@@ -20,22 +20,12 @@ from gatewarden.db import dicts, rows, scalar, table_exists
 from gatewarden.decisions import legit
 from gatewarden.detectors.base import Window
 from gatewarden.features import build_window
+from gatewarden.replay import STOPPING, Matcher, Rule, window_source
 from gatewarden.reports.config import ReportsConfig
-
-# How a decision's or finding's (scope, value) selects requests in `win`.
-SCOPE_COLUMNS = {"token": "token", "ip": "client_ip", "cidr": "net", "asn": "CAST(asn AS VARCHAR)",
-                 "fingerprint": "fingerprint", "session": "session_id"}
-STOPPING = ("block", "challenge")
 
 
 def missing(note: str) -> dict[str, Any]:
     return {"available": False, "note": note}
-
-
-def _matches(entities: str) -> str:
-    """SQL predicate over `win`: the request belongs to one of the (scope, value) rows of `entities`."""
-    return "(" + " OR ".join(f"{col} IN (SELECT value FROM {entities} WHERE scope = '{scope}')"
-                             for scope, col in SCOPE_COLUMNS.items()) + ")"
 
 
 def latest_decision_run(con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
@@ -52,12 +42,7 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
         build_window(con, window, cfg)
     day = (window.end - timedelta(microseconds=1)).date()
     run = latest_decision_run(con, window)
-    con.execute("CREATE OR REPLACE TEMP TABLE rpt_flagged AS SELECT DISTINCT scope, value FROM findings WHERE window_end = ?",
-                [window.end])
-    con.execute("CREATE OR REPLACE TEMP TABLE rpt_stopped (scope VARCHAR, value VARCHAR)")
-    if run:
-        con.execute(f"""INSERT INTO rpt_stopped SELECT DISTINCT scope, value FROM decisions
-                        WHERE decision_run = ? AND status = 'active' AND action IN {STOPPING}""", [run])
+    _verdicts(con, window, run)
     rc: ReportsConfig = cfg.reports
     sections: dict[str, Callable[[], Any]] = {
         "totals": lambda: totals(con, window, run),
@@ -75,8 +60,7 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
         if step:
             step(name, len(sections))
         data[name] = section()
-    con.execute("DROP TABLE rpt_flagged")
-    con.execute("DROP TABLE rpt_stopped")
+    con.execute("DROP TABLE rpt_verdict")
     return data
 
 
@@ -91,15 +75,42 @@ def totals(con: duckdb.DuckDBPyConnection, window: Window, run: str | None) -> d
     return t
 
 
+def _verdicts(con: duckdb.DuckDBPyConnection, window: Window, run: str | None) -> None:
+    """Temp table rpt_verdict(ts, verdict): what a gateway applying tonight's decisions does with each request,
+    through the same matcher as the replay. `flagged` means a medium or high finding selects the request but no
+    decision acts on it; low findings are hints, not verdicts."""
+    def hits(name: str, rules: list[Rule]) -> str:
+        if not rules:
+            return "SELECT NULL::BIGINT AS req_key WHERE false"
+        return f"SELECT DISTINCT req_key FROM ({Matcher(con, rules, name=name).hits_sql(source)})"
+
+    source = window_source(window.start, window.end)
+    decided = dicts(con, "SELECT id, action, match FROM decisions WHERE decision_run = ? AND status = 'active'", [run]) if run else []
+    found = dicts(con, "SELECT finding_id AS id, match FROM findings WHERE window_end = ? AND severity IN ('medium', 'high')",
+                  [window.end])
+
+    def rules(items: list[dict[str, Any]]) -> list[Rule]:
+        return [Rule(i["id"], json.loads(i["match"]) if isinstance(i["match"], str) else i["match"]) for i in items]
+
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE rpt_verdict AS
+        WITH stopped AS ({hits("rpt_stop", rules([d for d in decided if d["action"] in STOPPING]))}),
+             throttled AS ({hits("rpt_throttle", rules([d for d in decided if d["action"] == "throttle"]))}),
+             flagged AS ({hits("rpt_flag", rules(found))})
+        SELECT r.ts, CASE WHEN r.req_key IN (SELECT req_key FROM stopped) THEN 'stopped'
+                          WHEN r.req_key IN (SELECT req_key FROM throttled) THEN 'throttled'
+                          WHEN r.req_key IN (SELECT req_key FROM flagged) THEN 'flagged' ELSE 'clean' END AS verdict
+        FROM ({source}) r""")
+
+
 def timeline(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    hours = dicts(con, f"""
+    hours = dicts(con, """
         SELECT strftime(date_trunc('hour', ts), '%Y-%m-%d %H:00') AS hour,
                count(*) FILTER (WHERE verdict = 'clean') AS clean,
                count(*) FILTER (WHERE verdict = 'flagged') AS flagged,
+               count(*) FILTER (WHERE verdict = 'throttled') AS throttled,
                count(*) FILTER (WHERE verdict = 'stopped') AS stopped
-        FROM (SELECT ts, CASE WHEN {_matches('rpt_stopped')} THEN 'stopped'
-                              WHEN {_matches('rpt_flagged')} THEN 'flagged' ELSE 'clean' END AS verdict FROM win)
-        GROUP BY ALL ORDER BY hour""")
+        FROM rpt_verdict GROUP BY ALL ORDER BY hour""")
     return {"available": bool(hours), "hours": hours} if hours else missing("No requests in the window.")
 
 

@@ -30,7 +30,7 @@ def pct(before: float | None, after: float | None) -> str:
 def build_charts(d: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     if d["timeline"]["available"]:
-        out["timeline"] = charts.stacked_bars(d["timeline"]["hours"], "hour", ["clean", "flagged", "stopped"],
+        out["timeline"] = charts.stacked_bars(d["timeline"]["hours"], "hour", ["clean", "flagged", "throttled", "stopped"],
                                               "requests per hour by verdict", "requests / hour")
     if d["asn_automation"]["available"]:
         out["asn"] = charts.share_bars(d["asn_automation"]["items"], "automation share per ASN")
