@@ -5,29 +5,26 @@ the evaluation measures what would actually be enforced. An entity (the label's 
 entity_value) is found when at least half of its labelled requests are. For each attack scenario:
 the share of its requests and entities found by the detector meant for it and by any detector. For
 all benign traffic and each benign scenario (the hard cases): the share flagged at high severity.
-Matching is set-based SQL: findings are grouped by the set of keys their match uses, and each
-group is one equi-join (client_ip CIDRs as a range join on ip_num).
+Matching is the gateway's own (replay.Matcher, each finding a rule): set-based SQL, one join per
+distinct key set, client_ip CIDRs as a range join on ip_num.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 from rich.table import Table
 
-from gatewarden.canonical import COLUMN_NAMES
 from gatewarden.db import dicts, rows, scalar
 from gatewarden.detectors.base import Window
-from gatewarden.enrich.ip import ip_to_num, uhugeint_sql
 from gatewarden.errors import GatewardenError
+from gatewarden.replay import Matcher, Rule
 
 LABEL_COLUMNS = ("request_id", "scenario", "is_attack", "entity_scope", "entity_value", "expected_detector")
-MATCHABLE = frozenset(COLUMN_NAMES) - {"ts", "ip_num", "source_file", "source_line"}
 
 
 @dataclass
@@ -51,7 +48,7 @@ class Report:
     labelled_requests: int
     findings: int
     rows: list[Row] = field(default_factory=list)
-    unmatchable_findings: int = 0  # findings whose match uses keys that are not canonical fields
+    unmatchable_findings: int = 0  # findings whose match no request can satisfy (see replay.Matcher)
 
     @property
     def attacks(self) -> list[Row]:
@@ -88,59 +85,31 @@ def load_labels(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 
 def _match_findings(con: duckdb.DuckDBPyConnection, window: Window) -> int:
-    """gw_found(request_id, detector, severity): every labelled request each finding of `window` selects."""
+    """gw_found(request_id, detector, severity): every labelled request each finding of `window` selects, by the
+    gateway's matcher (each finding a rule). Returns how many findings no request can match."""
     con.execute("""
     CREATE OR REPLACE TEMP TABLE gw_eval_findings AS
-    SELECT row_number() OVER () AS fid, detector, severity, CAST(match AS VARCHAR) AS match,
-           array_to_string(list_sort(json_keys(match)), ',') AS keys, json_extract_string(match, '$.client_ip') AS ip
+    SELECT CAST(row_number() OVER () AS VARCHAR) AS fid, detector, severity, CAST(match AS VARCHAR) AS match
     FROM findings WHERE window_start = ? AND window_end = ?""", [window.start, window.end])
-    _ip_ranges(con)
-    con.execute("CREATE OR REPLACE TEMP TABLE gw_found (request_id VARCHAR, detector VARCHAR, severity VARCHAR)")
-    unmatchable = 0
-    for (keys,) in rows(con, "SELECT DISTINCT keys FROM gw_eval_findings"):
-        names = [k for k in keys.split(",") if k]
-        if not names or any(k not in MATCHABLE for k in names):
-            unmatchable += scalar(con, "SELECT count(*) FROM gw_eval_findings WHERE keys = ?", [keys])
-            continue
-        conds = []
-        for k in names:
-            if k == "client_ip":
-                conds.append("r.ip_num BETWEEN ip.lo AND ip.hi")
-            else:
-                conds.append(f"CAST(r.{k} AS VARCHAR) = json_extract_string(f.match, '$.{k}')")
-        ip_join = "JOIN gw_eval_ip ip ON ip.ip = f.ip" if "client_ip" in names else ""
-        con.execute(f"""
-        INSERT INTO gw_found
-        SELECT DISTINCT r.request_id, f.detector, f.severity
-        FROM gw_eval_findings f {ip_join}
-        JOIN requests r ON {' AND '.join(conds)}
-        WHERE f.keys = ? AND r.request_id IN (SELECT request_id FROM gw_labels)""", [keys])
-    return unmatchable
+    # One rule per finding: Python touches the findings (a few thousand at most), never the requests.
+    rules = [Rule(fid, _as_match(text)) for fid, text in rows(con, "SELECT fid, match FROM gw_eval_findings")]
+    matcher = Matcher(con, rules, name="gw_eval")
+    labelled = "SELECT rowid AS req_key, * FROM requests WHERE request_id IN (SELECT request_id FROM gw_labels)"
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE gw_found AS
+    SELECT DISTINCT r.request_id, f.detector, f.severity
+    FROM ({matcher.hits_sql(labelled)}) h
+    JOIN gw_eval_findings f ON f.fid = h.rule_id
+    JOIN ({labelled}) r USING (req_key)""")
+    return len(matcher.unmatchable) + len(matcher.bad_address)
 
 
-def _ip_ranges(con: duckdb.DuckDBPyConnection) -> None:
-    """gw_eval_ip(ip, lo, hi): each distinct client_ip of the findings' matches (address or CIDR) as a range."""
-    texts, los, his = [], [], []
-    for (text,) in rows(con, "SELECT DISTINCT ip FROM gw_eval_findings WHERE ip IS NOT NULL"):
-        try:
-            net = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            continue
-        lo, hi = ip_to_num(str(net.network_address)), ip_to_num(str(net.broadcast_address))
-        if lo is None or hi is None:
-            continue
-        texts.append(text)
-        los.append(lo)
-        his.append(hi)
-    mask = 0xFFFF_FFFF_FFFF_FFFF
-    con.register("gw_eval_ip_raw", pa.table({
-        "ip": pa.array(texts, pa.string()),
-        "lo_hi": pa.array([n >> 64 for n in los], pa.uint64()), "lo_lo": pa.array([n & mask for n in los], pa.uint64()),
-        "hi_hi": pa.array([n >> 64 for n in his], pa.uint64()), "hi_lo": pa.array([n & mask for n in his], pa.uint64()),
-    }))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_eval_ip AS
-        SELECT ip, {uhugeint_sql('lo_hi', 'lo_lo')} AS lo, {uhugeint_sql('hi_hi', 'hi_lo')} AS hi FROM gw_eval_ip_raw""")
-    con.unregister("gw_eval_ip_raw")
+def _as_match(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, labels_path: Path, window: Window | None = None) -> Report:
@@ -199,5 +168,6 @@ def report_table(report: Report) -> Table:
             table.add_row(r.scenario, "benign", "", f"{r.requests:,}", f"{r.entities:,}", "", "", "", "",
                           f"[{style}]{pct(r.requests_high)}[/]" if style else pct(r.requests_high), pct(r.entities_high))
     if report.unmatchable_findings:
-        table.caption = f"{report.unmatchable_findings} findings use match keys that are not canonical fields and were skipped"
+        table.caption = (f"{report.unmatchable_findings} findings have a match no request can satisfy (a key that is not a "
+                         "gateway-visible field, or a client_ip that is no address) and were skipped")
     return table

@@ -3,8 +3,8 @@
 A rule is a `match` object: canonical field -> value, every key must match; `client_ip` may be
 an address or a CIDR. Rules are loaded into a temp table and joined to requests in SQL, one join
 per distinct key set (a handful), so replaying a day is set-based whatever the number of rules.
-The safety valve, narrowing, the rate-limit backtest, `gatewarden eval` and `make eval` all use this one
-matcher. Throttle decisions are replayed as a fixed-window rate limiter: requests over the decision's
+The safety valve, narrowing, the rate-limit backtest, `gatewarden eval` (findings as rules) and `make eval`
+all use this one matcher. Throttle decisions are replayed as a fixed-window rate limiter: requests over the decision's
 `limit.requests` per `limit.per_s` seconds are rejected.
 """
 
@@ -27,6 +27,8 @@ STOPPING = ("block", "challenge")
 # Detectors whose findings the policy answers with a throttle: a burst slows to the key's own pace (docs/decisions.md).
 THROTTLED_BY_DESIGN = frozenset({"burst"})
 _V4_BASE = 0xFFFF_0000_0000
+# What a gateway can see of a request: not our bookkeeping (where a row came from) nor derived columns (ts is no selector).
+MATCHABLE = frozenset(COLUMN_NAMES) - {"ts", "ip_num", "source_file", "source_line"}
 _RANGE_FIELDS = {"client_ip"}
 _INT_FIELDS = {"asn", "status", "bot_score"}
 
@@ -50,22 +52,29 @@ class Rule:
 
 
 class Matcher:
-    """Temp table `<name>_rules` + SQL yielding (req_key, rule_id) for every request a rule matches."""
+    """Temp table `<name>_rules` + SQL yielding (req_key, rule_id) for every request a rule matches.
+
+    `unmatchable` lists the ids of rules that can select no request: empty, or naming a field outside MATCHABLE.
+    `bad_address` lists those whose client_ip is neither an address nor a CIDR."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, rules: Iterable[Rule], name: str = "gw_replay"):
         self.con, self.name = con, name
         self.keysets: list[tuple[str, ...]] = []
+        self.unmatchable: list[str] = []
+        self.bad_address: list[str] = []
         records: dict[str, list] = {"rule_id": [], "keyset": [], "ip_lo_hi": [], "ip_lo_lo": [], "ip_hi_hi": [], "ip_hi_lo": []}
         rules = list(rules)
-        fields = sorted({k for r in rules for k in r.match if k in COLUMN_NAMES})
+        fields = sorted({k for r in rules for k in r.match if k in MATCHABLE})
         for f in fields:
             records[f] = []
         for rule in rules:
-            keys = tuple(sorted(k for k in rule.match if k in COLUMN_NAMES))
+            keys = tuple(sorted(k for k in rule.match if k in MATCHABLE))
             if not keys or len(keys) != len(rule.match):
-                continue  # a rule naming a field requests don't have can match nothing
+                self.unmatchable.append(rule.rule_id)
+                continue
             bounds = ip_range(str(rule.match["client_ip"])) if "client_ip" in rule.match else (0, 0)
             if bounds is None:
+                self.bad_address.append(rule.rule_id)
                 continue
             if keys not in self.keysets:
                 self.keysets.append(keys)
