@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import duckdb
+import re
 
+import duckdb
+import pytest
+
+from conftest import SAMPLE_LOGS
 from decisions_helpers import ATTACK_FINDINGS, benign_and_attack_lines, finding, insert_findings, write_log
+
+NAT_IPS = ("155.201.34.204", "155.201.35.209")  # sample_logs' benign_corporate_nat (labels-2026-11-20.csv.gz)
 
 
 def test_valve_trips_keeps_previous_files_and_says_why(tmp_path, db_path, cli):
@@ -34,3 +40,38 @@ def test_narrowing_keeps_a_broad_decision_off_clean_callers(tmp_path, db_path, c
     assert cli("decide", "--out", tmp_path / "out", "--db", db_path).exit_code == 0
     assert (tmp_path / "out/decisions.json").read_text().count('"id"') == 0
     assert "stops legitimate-looking traffic in every network" in cli("explain", "t13d_clean1", "--db", db_path).output
+
+
+@pytest.mark.skipif(not (SAMPLE_LOGS / "requests-2026-11-20.jsonl.gz").exists(), reason="sample_logs not generated")
+def test_valve_trips_on_a_night_that_would_block_a_corporate_nat(tmp_path, db_path, cli):
+    assert cli("ingest", SAMPLE_LOGS / "requests-2026-11-20.jsonl.gz", "--db", db_path, "-q").exit_code == 0
+    assert cli("asn", "import", SAMPLE_LOGS / "asn-ranges.tsv", "--db", db_path).exit_code == 0
+    assert cli("analyze", "--db", db_path, "-q").exit_code == 0
+    out = tmp_path / "out"
+    good = cli("decide", "--out", out, "--db", db_path)
+    assert good.exit_code == 0, good.output
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert before and not any(ip.encode() in (out / "decisions.json").read_bytes() for ip in NAT_IPS)
+
+    # A plausible misconfiguration: someone "tightens" token rotation until any address shared by a few tokens is a farm.
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[detectors.ip_token_fanout]\nk = 0.1\nfloor = 2\nmin_throwaway_share = 0\nthrowaway_share_medium = 0\n"
+                   "throwaway_share_high = 0\nhigh_score = 1.01\n")
+    assert cli("analyze", "--db", db_path, "--config", bad, "-q").exit_code == 0
+    result = cli("decide", "--out", out, "--db", db_path, "--config", bad)
+    assert result.exit_code == 3, result.output
+    message = " ".join(result.output.split())  # the console wraps long lines
+    assert "Safety valve" in message and "Nothing was written" in message and "Traceback" not in message
+    for ip in NAT_IPS:
+        stops = re.search(rf"block ip {re.escape(ip)} stops ([\d,]+) of them", message)
+        assert stops and int(stops[1].replace(",", "")) > 0, (ip, message)
+    share = re.search(r"would stop ([\d,]+) of ([\d,]+) legitimate-looking requests \(([\d.]+)%\)", message)
+    assert share, message
+    hit, clean, pct = int(share[1].replace(",", "")), int(share[2].replace(",", "")), float(share[3])
+    limit = re.search(r"above the limit of ([\d.]+)%", message)
+    assert limit and 0 < hit <= clean and pct == pytest.approx(100 * hit / clean, abs=0.01) and pct > float(limit[1])
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    con = duckdb.connect(str(db_path), read_only=True)
+    outcomes = con.execute("SELECT outcome FROM decision_runs ORDER BY started_at").fetchall()
+    con.close()
+    assert [o for (o,) in outcomes] == ["written", "safety_valve"]

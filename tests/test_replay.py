@@ -26,6 +26,16 @@ def test_matcher_every_key_must_match_and_cidrs_contain(tmp_path, db_path, cli):
                .fetchall())
     con.close()
     assert got == {"net": 80, "both": 4, "v6": 30}
+    assert m.unmatchable == ["unknown"] and m.bad_address == []
+
+
+def test_matcher_names_rules_that_can_match_nothing(db_path):
+    con = duckdb.connect(str(db_path))
+    m = replay.Matcher(con, [replay.Rule("empty", {}), replay.Rule("bookkeeping", {"source_line": 3}),
+                             replay.Rule("time", {"ts": "2026-11-20 00:00:00"}), replay.Rule("bad", {"client_ip": "10.0.0.300"}),
+                             replay.Rule("ok", {"token": "key_x"})])
+    con.close()
+    assert m.unmatchable == ["empty", "bookkeeping", "time"] and m.bad_address == ["bad"] and m.keysets == [("token",)]
 
 
 HARD_BENIGN = ("benign_corporate_nat", "benign_cgnat", "benign_batch_customer", "benign_search_crawler", "benign_traveller")
