@@ -51,15 +51,21 @@ def test_ladder_merge_and_contract(day_db, tmp_path, cli):
         ("token", "key_leaked01"): "block",  # one high-severity finding
         ("cidr", "192.0.2.0/24"): "block",  # two independent medium detectors on all 10 addresses, nothing else in the /24
         ("fingerprint", "t13d_farm"): "challenge",  # one medium signal
-        ("cidr", "2001:db8:1:2::/64"): "throttle",  # low signal, IPv6 judged per /64
-    }  # key_user001 has only the supporting anomaly detector: no decision
+    }  # key_user001 has only the supporting anomaly detector, the 2001:db8:1:2:: addresses only low hints: no decision
     v = by_value(doc)
     assert v["192.0.2.0/24"]["match"] == {"client_ip": "192.0.2.0/24"}
     assert {r["detector"] for r in v["192.0.2.0/24"]["reasons"]} == {"asn_automation", "burst"}
-    assert v["2001:db8:1:2::/64"]["limit"]["per_s"] == 60 and v["2001:db8:1:2::/64"]["limit"]["requests"] >= 1
     assert v["key_leaked01"]["expires_at"] == "2026-11-22T00:00:00Z" and doc["generated_at"] == "2026-11-21T00:00:00Z"
     assert (tmp_path / "out/cidrs.txt").read_text() == "192.0.2.0/24\n"
     assert (tmp_path / "out/tokens.txt").read_text() == "key_leaked01\n"
+
+
+def test_low_signals_throttle_when_configured_and_ipv6_is_judged_per_64(day_db, tmp_path, cli):
+    insert_findings(day_db, ATTACK_FINDINGS)
+    decide(cli, day_db, tmp_path / "out", "--config", _config(tmp_path, 'low_action = "throttle"'))
+    v = by_value(load_json(tmp_path / "out/decisions.json"))
+    assert v["2001:db8:1:2::/64"]["action"] == "throttle" and v["2001:db8:1:2::/64"]["match"] == {"client_ip": "2001:db8:1:2::/64"}
+    assert v["2001:db8:1:2::/64"]["limit"]["per_s"] == 60 and v["2001:db8:1:2::/64"]["limit"]["requests"] >= 1
 
 
 def test_one_medium_ip_is_not_merged_when_its_24_has_clean_traffic(day_db, tmp_path, cli):

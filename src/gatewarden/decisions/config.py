@@ -48,7 +48,11 @@ class DecisionsConfig(Section):
         2, ge=2, description="Independent detectors needed to block without a high-severity finding."
     )
     medium_action: str = Field("challenge", pattern="^(challenge|throttle)$", description="Action for one medium-severity signal.")
-    low_action: str = Field("throttle", pattern="^(challenge|throttle)$", description="Action for one low-severity signal.")
+    low_action: str = Field(
+        "none", pattern="^(challenge|throttle|none)$",
+        description="Action for low-severity signals alone. `none`: a low finding is a hint (shown by `findings`, `explain` "
+        "and the report) but acts on nobody, because one weak signal, e.g. machine-regular timing, also fits good customers.",
+    )
     throttle_headroom: float = Field(
         1.0, gt=0, description="A throttled entity is limited to headroom x the recommended per-minute limit for its key."
     )

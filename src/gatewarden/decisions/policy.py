@@ -1,7 +1,7 @@
 """Findings -> decisions on the ladder throttle < challenge < block (CrowdSec-style decisions as data).
 
 - block: a high-severity finding, or `block_min_detectors` independent detectors agreeing at medium or above;
-- one medium signal -> `medium_action` (challenge), one low signal -> `low_action` (throttle);
+- one medium signal -> `medium_action` (challenge); low signals alone -> `low_action` (none: a hint, no decision);
 - a burst alone -> throttle at the burst threshold (the entity's own pace) per 5 minutes;
 - a stolen token (decisions/legit.py) -> narrowed to the networks other than its owner's;
 - supporting detectors (anomaly) add reasons but never decide, nor count as an independent signal;
@@ -82,6 +82,8 @@ def _from_findings(cfg: DecisionsConfig, scope: str, value: str, fs: list[dict],
         action = "block"
     else:
         action = cfg.medium_action if strongest == 1 else cfg.low_action
+        if action == "none":
+            return None
     lead = max(primary, key=lambda f: (SEVERITY.get(f["severity"], 0), f["score"] or 0, f["detector"], f["metric"]))
     reasons = [
         {"detector": f["detector"], "metric": f["metric"], "value": _num(f["observed"]), "threshold": _num(f["threshold"]),
