@@ -15,7 +15,10 @@ from decisions_helpers import ATTACK_FINDINGS, benign_and_attack_lines, insert_f
 def out_dir(tmp_path, db_path, cli) -> Path:
     assert cli("ingest", write_log(tmp_path / "a.jsonl", benign_and_attack_lines()), "--db", db_path).exit_code == 0
     insert_findings(db_path, ATTACK_FINDINGS)
-    result = cli("decide", "--out", tmp_path / "out", "--db", db_path)
+    # Low signals throttle here, so every action of the ladder reaches the gateway files under test.
+    config = tmp_path / "gw.toml"
+    config.write_text('[decisions]\nlow_action = "throttle"\n')
+    result = cli("decide", "--out", tmp_path / "out", "--db", db_path, "--config", config)
     assert result.exit_code == 0, result.output
     return tmp_path / "out"
 
