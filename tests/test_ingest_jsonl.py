@@ -89,3 +89,20 @@ def test_blank_lines_are_counted_but_do_not_make_a_file_look_wrong(tmp_path, db_
     assert result.exit_code == 0, result.output
     assert fetch(db_path, "SELECT count(*), count(*) FILTER (reason = 'empty line') FROM rejects") == [(3, 3)]
     assert fetch(db_path, "SELECT lines, accepted, rejected FROM ingested_files") == [(5, 2, 3)]
+
+
+def test_a_refused_file_leaves_nothing_and_a_crashed_one_is_reloaded_whole(tmp_path, db_path, cli):
+    good = write_jsonl(tmp_path / "good.jsonl", LINES)
+    assert cli("ingest", good, "--db", db_path).exit_code == 0
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text('{"ts": 1795168800}\n' + "garbage\n" * 5)
+    assert cli("ingest", junk, "--db", db_path, "--format", "jsonl").exit_code == 1
+    assert fetch(db_path, "SELECT count(*) FROM requests WHERE source_file LIKE '%junk.jsonl'") == [(0,)]
+    assert fetch(db_path, "SELECT count(*) FROM rejects WHERE source_file LIKE '%junk.jsonl'") == [(0,)]
+    # A run killed mid-file leaves rows but no ingested_files record: the next run loads the file again, whole.
+    con = duckdb.connect(str(db_path))
+    con.execute("DELETE FROM ingested_files")
+    con.execute("DELETE FROM requests WHERE source_line > 2")
+    con.close()
+    assert cli("ingest", good, "--db", db_path).exit_code == 0
+    assert fetch(db_path, "SELECT count(*), count(DISTINCT source_line) FROM requests") == [(4, 4)]

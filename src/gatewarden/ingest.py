@@ -1,8 +1,9 @@
 """Ingest: files -> parser -> canonical `requests` rows, with every rejected line kept and counted.
 
 Per batch of lines, all work is set-based SQL; Python only touches the distinct tokens and the
-distinct IPv6 addresses of the batch. A file is ingested in one transaction: it lands whole or
-not at all, and re-ingesting identical content is a no-op.
+distinct IPv6 addresses of the batch. Batches commit one by one, so memory stays flat however big
+the file; a file still lands whole or not at all (its `ingested_files` row is written last), and
+re-ingesting identical content is a no-op.
 """
 
 from __future__ import annotations
@@ -124,10 +125,12 @@ class Ingestor:
             return FileResult(path, "unchanged")
         parser = sniff(self.con, path, self.options) if self.fmt == "auto" else make_parser(self.fmt, self.options)
         result = FileResult(path, "replaced" if previous else "ingested", parser.name)
-        self.con.begin()
+        # Each batch commits on its own: one transaction per file would hold a whole day's uncommitted rows in
+        # memory. A file still lands whole or not at all, because its `ingested_files` row is written last: a
+        # failed or refused load removes what it added, and a crashed one is cleared by the next run (below),
+        # which sees no record of the file and loads it again.
+        self._forget(source)
         try:
-            for table in ("requests", "rejects", "ingested_files"):
-                self.con.execute(f"DELETE FROM {table} WHERE source_file = ?", [source])
             self._load(path, parser, result)
             self._refuse_if_mostly_rejected(path, parser, result)
             self.con.execute(
@@ -135,14 +138,19 @@ class Ingestor:
                 [source, digest, path.stat().st_size, parser.name, result.lines, result.accepted,
                  result.rejected, result.min_ts, result.max_ts],
             )
-            self.con.commit()
         except BaseException:
-            self.con.rollback()
+            self._forget(source)
             raise
         finally:
             for name in ("gw_parsed", "gw_ip_map", "gw_path_map", "gw_referer_map"):
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")
         return result
+
+    def _forget(self, source: str) -> None:
+        self.con.begin()
+        for table in ("requests", "rejects", "ingested_files"):
+            self.con.execute(f"DELETE FROM {table} WHERE source_file = ?", [source])
+        self.con.commit()
 
     def _load(self, path: Path, parser: Parser, result: FileResult) -> None:
         if isinstance(parser, FileParser):
