@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -38,3 +39,13 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], env={**os.environ, **(env or {})}, catch_exceptions=False)
 
     return invoke
+
+
+def fetch(db_path: Path, sql: str) -> list[tuple]:
+    """Rows of `sql` from a real database file, opened read-only in UTC."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        con.execute("SET TimeZone='UTC'")
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

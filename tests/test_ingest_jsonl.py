@@ -6,6 +6,8 @@ import json
 
 import duckdb
 
+from conftest import fetch
+
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyMSIsImV4cCI6MTYwMDAwMDAwMH0.c2ln"
 LINES = [
     {"ts": "2026-11-20T10:00:00Z", "client_ip": "1.2.3.4", "method": "post", "path": "/v1/chats/123/messages?stream=1",
@@ -20,15 +22,6 @@ LINES = [
 def write_jsonl(path, records, extra_lines=()):
     path.write_text("\n".join([json.dumps(r) for r in records] + list(extra_lines)) + "\n")
     return path
-
-
-def fetch(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        con.execute("SET TimeZone='UTC'")
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_canonical_jsonl_lands_with_counts_and_no_secrets(tmp_path, db_path, cli):

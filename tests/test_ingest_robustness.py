@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import gzip
 
-import duckdb
 import zstandard
 
+from conftest import fetch
+
 GOOD = '1.2.3.{n} - - [20/Nov/2026:10:00:{n:02d} +0000] "GET /p{n} HTTP/1.1" 200 1 "-" "ua"\n'
-
-
-def fetch(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def good(n):

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SHARED
-
-
-def fetch(db_path, sql):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from conftest import SHARED, fetch
 
 
 def ingest(cli, db_path, path, *args):
