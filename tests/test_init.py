@@ -42,7 +42,7 @@ def test_init_refuses_to_overwrite_and_prints_with_dash(cli, tmp_path: Path) -> 
     assert path.read_text() == "# mine\n"
     printed = cli("init", "--config", "-")
     assert printed.exit_code == 0
-    assert tomllib.loads(printed.output)["database"]["memory_limit"] == "4GB"
+    assert tomllib.loads(printed.output)["database"]["memory_limit"] == "1GB"
 
 
 def test_key_file_is_private_random_and_referenced(cli, tmp_path: Path) -> None:
