@@ -10,7 +10,7 @@ excuse itself. What does separate people and customers from abuse is how they us
   which a scraper, a stuffing tool or an SDK never does; a token used from such a pair is a person's;
 
 unless a medium or high finding whose match names the token (of a detector that decides, not a supporting one)
-accuses it: a low finding only ever throttles.
+accuses it: a low finding is a hint (no decision by default, at most a throttle).
 A token accused only of being *stolen* (`VICTIM_METRICS`: used from many networks at once, replayed
 after expiry) or of a burst (throttled, not stopped) still has an owner: its **owner networks** (/24,
 /64 where it is established: active in >= `min_hours` quiet hours, when it used at most two networks,
