@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,25 +75,8 @@ def round_trip(tmp_path_factory, cli, name, batch):
     assert got == want and paths == 0
 
 
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
 @SETTINGS
 @given(st.lists(records, min_size=1, max_size=15))
-def test_combined_round_trip(tmp_path_factory, cli, batch):
-    round_trip(tmp_path_factory, cli, "combined", batch)
-
-
-@SETTINGS
-@given(st.lists(records, min_size=1, max_size=15))
-def test_log_format_round_trip(tmp_path_factory, cli, batch):
-    round_trip(tmp_path_factory, cli, "log_format", batch)
-
-
-@SETTINGS
-@given(st.lists(records, min_size=1, max_size=15))
-def test_alb_round_trip(tmp_path_factory, cli, batch):
-    round_trip(tmp_path_factory, cli, "alb", batch)
-
-
-@SETTINGS
-@given(st.lists(records, min_size=1, max_size=15))
-def test_cloudflare_round_trip(tmp_path_factory, cli, batch):
-    round_trip(tmp_path_factory, cli, "cloudflare", batch)
+def test_round_trip(tmp_path_factory, cli, name, batch):
+    round_trip(tmp_path_factory, cli, name, batch)

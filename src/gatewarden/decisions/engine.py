@@ -20,8 +20,8 @@ from gatewarden.decisions import legit, policy, safety, store
 from gatewarden.decisions.model import Decision
 from gatewarden.detectors.base import Window
 from gatewarden.emitters import Context, render_all, write_all
-from gatewarden.emitters.base import write_atomic
 from gatewarden.errors import GatewardenError, SafetyValveTripped
+from gatewarden.files import write_atomic
 from gatewarden.ops.state import record_published_limits, smooth_published_limits
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gatewarden.emitters import cloudflare, feed, haproxy, nftables, nginx, ratelimit_envoy, ratelimit_nginx, text_lists
-from gatewarden.emitters.base import Context, write_atomic
+from gatewarden.emitters.base import Context
+from gatewarden.files import write_atomic
 
 EMITTERS = (
     text_lists,
