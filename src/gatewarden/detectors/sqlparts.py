@@ -59,18 +59,23 @@ def outlier_findings(*, detector: str, scope: str, metric: str, rows_sql: str, c
     extra = extra or {}
     extra_aggs = "".join(f", {sql} AS {name}" for name, sql in extra.items())
     extra_json = "".join(f", '{name}', {name}" for name in extra)
+    # Two passes over the rows: the first counts `observed` for every entity (cheap, narrow), the second builds
+    # the evidence (sample ids, match, extras: sorted lists, modes) only for the few entities over the threshold.
+    # NOT MATERIALIZED keeps `src` a view, so each pass reads only the columns it needs.
     return f"""SELECT * FROM (
-    WITH src AS (SELECT *, {col} AS value FROM ({rows_sql}) r WHERE {col} IS NOT NULL),
+    WITH src AS NOT MATERIALIZED (SELECT *, {col} AS value FROM ({rows_sql}) r WHERE {col} IS NOT NULL),
+    obs AS (SELECT value, {observed or f"count(*) FILTER (WHERE {counted})"} AS observed FROM src GROUP BY value),
+    pop AS (SELECT * FROM obs WHERE observed > 0),
+    thr AS {robust_threshold('pop', 'observed', k, floor)},
+    over AS (SELECT obs.value, obs.observed, thr.threshold, thr.med, thr.mad, (SELECT count(*) FROM pop) AS population,
+                    obs.observed / thr.threshold AS score
+             FROM obs, thr WHERE obs.observed >= thr.threshold),
     agg AS (
-        SELECT value, {observed or f"count(*) FILTER (WHERE {counted})"} AS observed, count(*) AS requests, sum(cost) AS cost,
+        SELECT value, count(*) AS requests, sum(cost) AS cost,
                min(ts) AS first_seen, max(ts) AS last_seen, {sample_ids(counted)} AS sample_request_ids,
                {match} AS match{extra_aggs}
-        FROM src GROUP BY value),
-    pop AS (SELECT * FROM agg WHERE observed > 0),
-    thr AS {robust_threshold('pop', 'observed', k, floor)},
-    scored AS (SELECT agg.*, thr.threshold, thr.med, thr.mad, (SELECT count(*) FROM pop) AS population,
-                      agg.observed / thr.threshold AS score
-               FROM agg, thr WHERE agg.observed >= thr.threshold)
+        FROM src SEMI JOIN over USING (value) GROUP BY value),
+    scored AS (SELECT agg.*, over.* EXCLUDE (value) FROM agg JOIN over USING (value))
     SELECT '{detector}' AS detector, '{scope}' AS scope, value, '{metric}' AS metric, CAST(observed AS DOUBLE) AS observed,
            threshold, score, {severity} AS severity, requests, cost, first_seen, last_seen, sample_request_ids, match,
            json_object('population', population, 'population_median', med, 'population_mad', mad,
