@@ -60,9 +60,10 @@ def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: l
     n = build_window(con, window, cfg)
     counts: dict[str, int] = {}
     cols = ", ".join(FINDING_COLUMNS)
-    # A parallel float sum differs in its last bits from run to run; rounding far below what anyone reads keeps
-    # findings (and the decisions built on them) byte-identical when a night is re-run.
-    selected = ", ".join("round(cost, 9) AS cost" if c == "cost" else c for c in FINDING_COLUMNS)
+    # A parallel float sum (costs, a session's timing CV) differs in its last bits from run to run; rounding far
+    # below what anyone reads keeps findings (and the decisions built on them) byte-identical when a night is re-run.
+    selected = ", ".join(f"round({c}, 9) AS {c}" if c in ("cost", "observed", "threshold", "score") else c
+                         for c in FINDING_COLUMNS)
     con.begin()
     try:
         # Re-analysing a window replaces its findings, so a re-run is idempotent.

@@ -37,7 +37,7 @@ SDKS = "openai|anthropic|langchain|llamaindex|litellm|stainless|-sdk|sdk/|sdk-"
 def build_window(con: duckdb.DuckDBPyConnection, window: Window, cfg: Config) -> int:
     # A view, not a copy: the window's requests are read twice (distinct user agents, then the stage), which
     # costs less than holding the whole day once more in memory.
-    con.execute(f"CREATE OR REPLACE TEMP VIEW gw_base AS SELECT r.* FROM requests r "
+    con.execute(f"CREATE OR REPLACE TEMP VIEW gw_base AS SELECT r.rowid AS req_key, r.* FROM requests r "
                 f"WHERE r.ts >= TIMESTAMP '{window.start.isoformat(' ')}' AND r.ts < TIMESTAMP '{window.end.isoformat(' ')}'")
     _classify_user_agents(con)
     _hosting_asns(con, cfg)
@@ -181,15 +181,15 @@ def _sessions_sql() -> str:
     return f"""
     CREATE OR REPLACE TEMP TABLE gw_session AS
     WITH g AS (
-        SELECT rowid AS stage_row, session_base, ts, source_file, source_line, is_static, session_id IS NOT NULL AS has_cookie,
+        SELECT rowid AS stage_row, session_base, ts, req_key, is_static, session_id IS NOT NULL AS has_cookie,
             CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
                  THEN 1 ELSE 0 END AS new_session,
             epoch(ts - lag(ts) OVER w) AS gap_s
         FROM gw_stage
-        WINDOW w AS (PARTITION BY session_base ORDER BY ts, source_file, source_line)
+        WINDOW w AS (PARTITION BY session_base ORDER BY ts, req_key)
     )
     SELECT stage_row, is_static, has_cookie, gap_s,
-        session_base || '#' || CAST(sum(new_session) OVER (PARTITION BY session_base ORDER BY ts, source_file, source_line
+        session_base || '#' || CAST(sum(new_session) OVER (PARTITION BY session_base ORDER BY ts, req_key
                                                            ROWS UNBOUNDED PRECEDING) AS VARCHAR) AS session_key
     FROM g
     """

@@ -71,16 +71,16 @@ class SequenceDetector(Detector):
 
     def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
         s = self.settings
+        # Only what the models need is sorted by session; the evidence of the few flagged sessions is joined
+        # back from `win` by req_key at the end (gw_seq_flagged).
         con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq AS
-            SELECT session_key, coalesce(ua_class, 'other') AS stratum, token, fingerprint, ja4, ja3, user_agent, accept_language,
-                   client_ip, ts, endpoint, cost,
-                   request_id, source_file, source_line,
+            SELECT session_key, coalesce(ua_class, 'other') AS stratum, token, ts, endpoint, cost, req_key,
                    row_number() OVER w AS step,
                    coalesce(lag(endpoint) OVER w, '^') AS prev,
                    lag(endpoint, 2) OVER w AS prev2,
                    epoch(ts - lag(ts) OVER w) AS gap_s
             FROM win WHERE endpoint IS NOT NULL AND session_key IS NOT NULL AND NOT coalesce(is_static, false)
-            WINDOW w AS (PARTITION BY session_key ORDER BY ts, source_file, source_line)""")
+            WINDOW w AS (PARTITION BY session_key ORDER BY ts, req_key)""")
         if not con.execute("SELECT count(*) FROM gw_seq").fetchall()[0][0]:
             return None
         self._store_ngrams(con, window)
@@ -110,6 +110,10 @@ class SequenceDetector(Detector):
                    coalesce(pv.violations, 0) AS violations, pv.skipped, coalesce(pv.throwaway, false) AS throwaway,
                    pv.token_hours, st.med AS surprise_median, ct.med AS cv_median
             FROM gw_seq_sessions ss FULL JOIN gw_seq_violations pv ON pv.session_key = ss.session_key, st, ct""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq_flagged AS
+            SELECT w.*, s.step FROM win w JOIN gw_seq s USING (req_key)
+            WHERE s.session_key IN (SELECT session_key FROM gw_seq_flags
+                                    WHERE coalesce(surprising, false) OR violations > 0 OR coalesce(regular, false))""")
         signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
         common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
                 {sample_ids()} AS sample_request_ids,
@@ -151,7 +155,7 @@ class SequenceDetector(Detector):
                 {severity} AS severity,
                 {common},
                 json_object({base_details}, {extra}, 'window_hours', {window.hours!r}) AS details
-            FROM gw_seq q JOIN gw_seq_flags f ON f.session_key = q.session_key
+            FROM gw_seq_flagged q JOIN gw_seq_flags f ON f.session_key = q.session_key
             WHERE {flagged} GROUP BY q.session_key""")
         return " UNION ALL ".join(parts)
 
@@ -161,7 +165,7 @@ class SequenceDetector(Detector):
         s = self.settings
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_violations AS
             WITH ordered AS (SELECT session_key FROM gw_seq GROUP BY session_key HAVING count(*) >= {s.min_order_steps}),
-            firsts AS (SELECT session_key, any_value(stratum) AS stratum, endpoint, min(step) AS first_step
+            firsts AS (SELECT session_key, arg_min(stratum, step) AS stratum, endpoint, min(step) AS first_step
                        FROM gw_seq SEMI JOIN ordered USING (session_key) GROUP BY session_key, endpoint),
             reach AS (SELECT stratum, endpoint, count(*) AS sessions FROM firsts GROUP BY stratum, endpoint),
             before AS (
