@@ -35,18 +35,24 @@ SDKS = "openai|anthropic|langchain|llamaindex|litellm|stainless|-sdk|sdk/|sdk-"
 
 
 def build_window(con: duckdb.DuckDBPyConnection, window: Window, cfg: Config) -> int:
-    # A view, not a copy: the window's requests are read twice (distinct user agents, then the stage), which
-    # costs less than holding the whole day once more in memory.
+    # Views, not copies: the window's requests are read from `requests` (compressed, column by column) by each
+    # step; only the session numbers and the final `win` are materialized. At 10M requests a wide temp copy of
+    # the day spills to disk under the memory limit, and writing and re-reading it was most of the analysis.
     con.execute(f"CREATE OR REPLACE TEMP VIEW gw_base AS SELECT r.rowid AS req_key, r.* FROM requests r "
                 f"WHERE r.ts >= TIMESTAMP '{window.start.isoformat(' ')}' AND r.ts < TIMESTAMP '{window.end.isoformat(' ')}'")
     _classify_user_agents(con)
     _hosting_asns(con, cfg)
     _endpoint_costs(con, cfg.detectors.cost)
+    for sql in _value_maps_sql(cfg.detectors.cost):
+        con.execute(sql)
     con.execute(_stage_sql(cfg.detectors.cost))
     con.execute(_sessions_sql())
+    con.execute(_session_evidence_sql())
     con.execute(_automation_sql())
-    con.execute("DROP VIEW IF EXISTS gw_base")
-    for t in ("gw_stage", "gw_session", "gw_ua", "gw_hosting", "gw_endpoint_cost"):
+    for view in ("gw_stage", "gw_base"):
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for t in ("gw_session", "gw_session_evidence", "gw_ua", "gw_hosting", "gw_endpoint_cost", "gw_client", "gw_net",
+              "gw_endpoint"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return scalar(con, "SELECT count(*) FROM win")
 
@@ -129,97 +135,118 @@ def _endpoint_costs(con: duckdb.DuckDBPyConnection, cost: CostSettings) -> None:
         con.executemany("INSERT INTO gw_endpoint_cost VALUES (?, ?)", list(cost.per_endpoint.items()))
 
 
+def _value_maps_sql(cost: CostSettings) -> list[str]:
+    """Per DISTINCT value, not per request: a day repeats the same clients, networks and endpoints millions
+    of times, and hashing, regexes and string formatting per row were most of the stage's cost.
+
+    gw_client(ja4, ja3, user_agent, accept_language, asn -> UA class, hosting flag, fingerprint),
+    gw_net(client_ip -> net), gw_endpoint(endpoint or path -> is_static, configured cost).
+    """
+    v6_net = ("format('{:x}:{:x}:{:x}:{:x}::/64', CAST((ip_num >> 112) & 65535 AS INTEGER), "
+              "CAST((ip_num >> 96) & 65535 AS INTEGER), CAST((ip_num >> 80) & 65535 AS INTEGER), "
+              "CAST((ip_num >> 64) & 65535 AS INTEGER))")
+    return [
+        """CREATE OR REPLACE TEMP TABLE gw_client AS
+        SELECT c.*, u.ua_family, u.ua_major, u.ua_class, coalesce(h.is_hosting, false) AS is_hosting,
+            -- What survives IP rotation and a fresh incognito profile: TLS stack, browser build, language, network kind.
+            CASE WHEN coalesce(c.ja4, c.ja3, c.user_agent) IS NOT NULL THEN
+                'fp:' || substr(sha256(concat_ws('|', coalesce(c.ja4, 'ja3:' || c.ja3, '-'), coalesce(u.ua_family, '-'),
+                                                 coalesce(CAST(u.ua_major AS VARCHAR), '-'), coalesce(c.accept_language, '-'),
+                                                 CASE WHEN coalesce(h.is_hosting, false) THEN 'hosting' ELSE 'eyeball' END)), 1, 16)
+            END AS fingerprint
+        FROM (SELECT DISTINCT ja4, ja3, user_agent, accept_language, asn FROM gw_base) c
+        LEFT JOIN gw_ua u ON c.user_agent IS NOT DISTINCT FROM u.user_agent
+        LEFT JOIN gw_hosting h ON c.asn = h.asn""",
+        f"""CREATE OR REPLACE TEMP TABLE gw_net AS
+        SELECT client_ip,
+            CASE WHEN client_ip LIKE '%:%' AND ip_num IS NOT NULL THEN {v6_net}
+                 WHEN regexp_full_match(client_ip, '[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+') THEN
+                     regexp_replace(client_ip, '\\.[0-9]+$', '.0/24')
+            END AS net
+        FROM (SELECT client_ip, min(ip_num) AS ip_num FROM gw_base WHERE client_ip IS NOT NULL GROUP BY client_ip)""",
+        f"""CREATE OR REPLACE TEMP TABLE gw_endpoint AS
+        SELECT e.resource, e.endpoint, coalesce(regexp_matches(e.resource, '{STATIC_PATH}'), false) AS is_static, ec.cost AS fixed_cost
+        FROM (SELECT DISTINCT coalesce(endpoint, path) AS resource, endpoint FROM gw_base) e
+        LEFT JOIN gw_endpoint_cost ec ON ec.endpoint = e.endpoint""",
+    ]
+
+
 def _stage_sql(cost: CostSettings) -> str:
     return f"""
-    CREATE OR REPLACE TEMP TABLE gw_stage AS
-    WITH f AS (
-        SELECT b.*, u.ua_family, u.ua_major, u.ua_class,
-            coalesce(h.is_hosting, false) AS is_hosting,
-            coalesce(regexp_matches(coalesce(b.endpoint, b.path), '{STATIC_PATH}'), false) AS is_static,
-            CASE WHEN b.client_ip LIKE '%:%' AND b.ip_num IS NOT NULL THEN
-                     format('{{:x}}:{{:x}}:{{:x}}:{{:x}}::/64',
-                            CAST((b.ip_num >> 112) & 65535 AS INTEGER), CAST((b.ip_num >> 96) & 65535 AS INTEGER),
-                            CAST((b.ip_num >> 80) & 65535 AS INTEGER), CAST((b.ip_num >> 64) & 65535 AS INTEGER))
-                 WHEN regexp_full_match(b.client_ip, '[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+') THEN
-                     regexp_replace(b.client_ip, '\\.[0-9]+$', '.0/24')
-            END AS net,
-            CASE
-                WHEN ec.cost IS NOT NULL THEN ec.cost
-                WHEN coalesce(regexp_matches(coalesce(b.endpoint, b.path), '{STATIC_PATH}'), false) THEN {cost.static!r}
-                ELSE greatest({cost.per_call!r}, coalesce(b.duration_ms, 0) / 1000.0 * {cost.per_second!r})
-            END AS cost
-        FROM gw_base b
-        LEFT JOIN gw_ua u ON b.user_agent IS NOT DISTINCT FROM u.user_agent
-        LEFT JOIN gw_hosting h ON b.asn = h.asn
-        LEFT JOIN gw_endpoint_cost ec ON b.endpoint = ec.endpoint
-    ),
-    fp AS (
-        -- What survives IP rotation and a fresh incognito profile: TLS stack, browser build, language, network kind.
-        SELECT *,
-            CASE WHEN coalesce(ja4, ja3, user_agent) IS NOT NULL THEN
-                'fp:' || substr(sha256(concat_ws('|', coalesce(ja4, 'ja3:' || ja3, '-'), coalesce(ua_family, '-'),
-                                                 coalesce(CAST(ua_major AS VARCHAR), '-'), coalesce(accept_language, '-'),
-                                                 CASE WHEN is_hosting THEN 'hosting' ELSE 'eyeball' END)), 1, 16)
-            END AS fingerprint
-        FROM f
-    ),
-    SELECT *,
-        CASE WHEN session_id IS NOT NULL THEN 's:' || session_id
-             WHEN token IS NOT NULL THEN 't:' || token
-             WHEN fingerprint IS NOT NULL THEN fingerprint || '@' || coalesce(client_ip, '-')
-             ELSE 'ip:' || coalesce(client_ip, '-') END AS session_base
-    FROM fp
+    CREATE OR REPLACE TEMP VIEW gw_stage AS
+    SELECT b.*, c.ua_family, c.ua_major, c.ua_class, coalesce(c.is_hosting, false) AS is_hosting,
+        coalesce(e.is_static, false) AS is_static, n.net,
+        CASE WHEN e.fixed_cost IS NOT NULL THEN e.fixed_cost
+             WHEN e.is_static THEN {cost.static!r}
+             ELSE greatest({cost.per_call!r}, coalesce(b.duration_ms, 0) / 1000.0 * {cost.per_second!r})
+        END AS cost,
+        c.fingerprint,
+        CASE WHEN b.session_id IS NOT NULL THEN 's:' || b.session_id
+             WHEN b.token IS NOT NULL THEN 't:' || b.token
+             WHEN c.fingerprint IS NOT NULL THEN c.fingerprint || '@' || coalesce(b.client_ip, '-')
+             ELSE 'ip:' || coalesce(b.client_ip, '-') END AS session_base
+    FROM gw_base b
+    LEFT JOIN gw_client c ON b.ja4 IS NOT DISTINCT FROM c.ja4 AND b.ja3 IS NOT DISTINCT FROM c.ja3
+         AND b.user_agent IS NOT DISTINCT FROM c.user_agent AND b.accept_language IS NOT DISTINCT FROM c.accept_language
+         AND b.asn IS NOT DISTINCT FROM c.asn
+    LEFT JOIN gw_net n ON n.client_ip = b.client_ip
+    LEFT JOIN gw_endpoint e ON e.resource IS NOT DISTINCT FROM coalesce(b.endpoint, b.path) AND e.endpoint IS NOT DISTINCT FROM b.endpoint
     """
 
 
 def _sessions_sql() -> str:
-    """gw_session: each gw_stage row's session key and gap to the previous request of its session.
+    """gw_session: each request's session number within its session_base (a new one after 30 minutes of
+    inactivity) and its gap to the previous request of the same base.
 
-    The window functions see only the few columns they need (joined back on rowid): sorting whole rows
-    of the day by session was the most expensive step of the analysis, in time and in memory.
+    The window functions sort only these few columns: sorting whole rows of the day by session was the most
+    expensive step of the analysis, in time and in memory. Ties in time follow req_key (file and line order).
     """
     return f"""
     CREATE OR REPLACE TEMP TABLE gw_session AS
     WITH g AS (
-        SELECT rowid AS stage_row, session_base, ts, req_key, is_static, session_id IS NOT NULL AS has_cookie,
+        SELECT req_key, session_base, ts, is_static, session_id IS NOT NULL AS has_cookie,
             CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
                  THEN 1 ELSE 0 END AS new_session,
             epoch(ts - lag(ts) OVER w) AS gap_s
         FROM gw_stage
         WINDOW w AS (PARTITION BY session_base ORDER BY ts, req_key)
     )
-    SELECT stage_row, is_static, has_cookie, gap_s,
-        session_base || '#' || CAST(sum(new_session) OVER (PARTITION BY session_base ORDER BY ts, req_key
-                                                           ROWS UNBOUNDED PRECEDING) AS VARCHAR) AS session_key
+    SELECT req_key, session_base, is_static, has_cookie, gap_s,
+        CAST(sum(new_session) OVER (PARTITION BY session_base ORDER BY ts, req_key ROWS UNBOUNDED PRECEDING) AS INTEGER)
+            AS session_no
     FROM g
     """
 
 
-def _automation_sql() -> str:
-    """`automated` in [0, 1]: the CDN's bot score where logged, else a noisy-or of gatewarden's own evidence.
+def _session_evidence_sql() -> str:
+    """gw_session_evidence: per session, the automation evidence its requests share.
 
-    Evidence weights are likelihoods, not tuned cut-offs: an HTTP library or headless UA is near
-    proof of a script; metronome timing (inter-arrival CV < 0.1 over >= 6 requests) rarely comes
-    from a human; a session that never loads a static asset nor carries a session cookie is weak
-    evidence alone, since API clients legitimately do that.
+    Evidence weights are likelihoods, not tuned cut-offs: metronome timing (inter-arrival CV < 0.1 over
+    >= 6 requests) rarely comes from a human; a session that never loads a static asset nor carries a
+    session cookie is weak evidence alone, since API clients legitimately do that.
     """
     return """
+    CREATE OR REPLACE TEMP TABLE gw_session_evidence AS
+    SELECT session_base, session_no,
+        CASE WHEN count(*) >= 6 AND stddev_pop(gap_s) / nullif(avg(gap_s), 0) < 0.1 THEN 0.7 ELSE 0.0 END AS e_timing,
+        CASE WHEN NOT bool_or(is_static) AND NOT bool_or(has_cookie) THEN 0.3 ELSE 0.0 END AS e_session
+    FROM gw_session GROUP BY session_base, session_no
+    """
+
+
+def _automation_sql() -> str:
+    """`automated` in [0, 1]: the CDN's bot score where logged, else a noisy-or of gatewarden's own evidence:
+    an HTTP library or headless UA is near proof of a script, plus the session's evidence above."""
+    return """
     CREATE OR REPLACE TEMP TABLE win AS
-    WITH sess AS (
-        SELECT session_key,
-            bool_or(is_static) AS has_static,
-            bool_or(has_cookie) AS has_cookie,
-            count(*) AS n,
-            stddev_pop(gap_s) / nullif(avg(gap_s), 0) AS gap_cv
-        FROM gw_session GROUP BY session_key
-    ),
-    ev AS (
-        SELECT st.* EXCLUDE (session_base), ks.session_key,
-            CASE ua_class WHEN 'automation' THEN 0.9 WHEN 'headless' THEN 0.9 WHEN 'bot' THEN 0.95 WHEN 'empty' THEN 0.8
-                          WHEN 'sdk' THEN 0.3 WHEN 'other' THEN 0.3 ELSE 0.0 END AS e_ua,
-            CASE WHEN se.n >= 6 AND se.gap_cv < 0.1 THEN 0.7 ELSE 0.0 END AS e_timing,
-            CASE WHEN NOT se.has_static AND NOT se.has_cookie THEN 0.3 ELSE 0.0 END AS e_session
-        FROM gw_stage st JOIN gw_session ks ON ks.stage_row = st.rowid JOIN sess se ON se.session_key = ks.session_key
+    WITH ev AS (
+        SELECT st.* EXCLUDE (session_base), st.session_base || '#' || CAST(ks.session_no AS VARCHAR) AS session_key,
+            CASE st.ua_class WHEN 'automation' THEN 0.9 WHEN 'headless' THEN 0.9 WHEN 'bot' THEN 0.95 WHEN 'empty' THEN 0.8
+                             WHEN 'sdk' THEN 0.3 WHEN 'other' THEN 0.3 ELSE 0.0 END AS e_ua,
+            se.e_timing, se.e_session
+        FROM gw_stage st
+        JOIN gw_session ks ON ks.req_key = st.req_key
+        JOIN gw_session_evidence se ON se.session_base = st.session_base AND se.session_no = ks.session_no
     )
     SELECT * EXCLUDE (e_ua, e_timing, e_session),
         CASE WHEN bot_score IS NOT NULL THEN CASE WHEN bot_score < 30 THEN 1.0 ELSE 0.0 END
