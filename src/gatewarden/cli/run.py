@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
                         counts.update(requests=analysis.requests, findings=sum(analysis.findings_by_detector.values()))
                     with runlog.stage("decide", progress=True) as counts:
                         counts.step("decisions, rate limits and gateway files")
-                        result = run_decisions(con, run_cfg, analysis.window, run_out)
+                        result = run_decisions(con, run_cfg, analysis.window, run_out, reuse_win=True)
                         counts.update(files=len(result.files))
                     with runlog.stage("state") as counts:
                         last_day = (analysis.window.end - timedelta(microseconds=1)).date()

@@ -15,7 +15,7 @@ import duckdb
 
 from gatewarden import ratelimits
 from gatewarden.config import Config
-from gatewarden.db import dicts, scalar
+from gatewarden.db import dicts, scalar, table_exists
 from gatewarden.decisions import legit, policy, safety, store
 from gatewarden.decisions.model import Decision
 from gatewarden.detectors.base import Window
@@ -41,7 +41,9 @@ def latest_window(con: duckdb.DuckDBPyConnection) -> Window:
     return Window(row[0]["window_start"], row[0]["window_end"])
 
 
-def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, out_dir: Path) -> DecideResult:
+def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, out_dir: Path,
+                  reuse_win: bool = False) -> DecideResult:
+    """Set `reuse_win` when the temp table `win` holds this window's features (analysis ran on `con`)."""
     started = datetime.now()
     dc = cfg.decisions
     # Same window, config and findings -> same run (a re-run replaces itself); new findings -> a new run in the history.
@@ -50,7 +52,7 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
                               FROM findings WHERE window_start = ? AND window_end = ?""", [window.start, window.end])
     basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
     run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
-    legit.build(con, window, dc.supporting_detectors)
+    legit.build(con, window, dc.supporting_detectors, from_win=reuse_win and table_exists(con, "win"))
     limits = ratelimits.recommend(con, window, "gw_legit", dc.rate_limit_headroom, dc.rate_limit_min_entities)
     # Published limits move smoothly from last night's (EWMA, bounded change); throttles and the backtest use the published ones.
     day = (window.end - timedelta(microseconds=1)).date()

@@ -40,15 +40,20 @@ NET_SQL = ("CASE WHEN ip_num BETWEEN CAST(281470681743360 AS UHUGEINT) AND CAST(
 
 
 def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str], into: str = "gw_legit",
-          min_hours: int = 3) -> None:
-    """Temp tables `into`(req_key, token) of legitimate-looking requests and `into`_tokens(token)."""
-    source = window_source(window.start, window.end)
-    static = STATIC_PATH.replace("'", "''")
+          min_hours: int = 3, from_win: bool = False) -> None:
+    """Temp tables `into`(req_key, token) of legitimate-looking requests and `into`_tokens(token).
+    With `from_win`, the temp table `win` holds this window's features (net, is_static) and is read instead
+    of deriving them again from `requests`."""
+    if from_win:
+        requests = "SELECT req_key, token, ts, client_ip, user_agent, net, is_static FROM win"
+    else:
+        static = STATIC_PATH.replace("'", "''")
+        requests = f"""SELECT req_key, token, ts, client_ip, user_agent, {NET_SQL} AS net,
+                              coalesce(regexp_matches(coalesce(endpoint, path), '{static}'), false) AS is_static
+                       FROM ({window_source(window.start, window.end)})"""
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {into}_requests AS
-    WITH r AS (SELECT req_key, token, ts, client_ip, user_agent, {NET_SQL} AS net,
-                      coalesce(regexp_matches(coalesce(endpoint, path), '{static}'), false) AS is_static
-               FROM ({source})),
+    WITH r AS ({requests}),
     browsing AS (SELECT DISTINCT client_ip, user_agent FROM r WHERE is_static)
     SELECT r.req_key, r.token, r.ts, r.net, b.client_ip IS NOT NULL AS browses
     FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent""")

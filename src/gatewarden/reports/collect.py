@@ -236,7 +236,7 @@ def rate_limits(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, day
         return missing("No rate limits were published for this day.")
     # Backtest as rate_limits.json: tonight's traffic replayed against each published limit (history values are
     # `<window>s <endpoint>`, ops.state.limit_key), legitimate-looking requests (decisions/legit.py) and the rest apart.
-    legit.build(con, window, cfg.decisions.supporting_detectors, into="rpt_legit")
+    legit.build(con, window, cfg.decisions.supporting_detectors, into="rpt_legit", from_win=True)
     ratelimits.recommend(con, window, "rpt_legit", min_entities=1)  # builds rl_keyed; the published limits come from history
     published = [{"key": r["scope"], "endpoint": r["endpoint"], "window_s": r["window_s"], "limit": int(r["smoothed"]),
                   "recommended": r["recommended"], "previous": r["previous"], "smoothed": r["smoothed"], "scope": r["scope"]}
