@@ -64,8 +64,11 @@ class SchemaDetector(Detector):
         has_spec = s.openapi is not None
         if has_spec:
             self._register_spec(con, s.openapi)
+        # Only the attack paths are kept: every request is joined against this table, and most paths are not.
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_schema_paths AS
-            SELECT path, {category_sql('path')} AS attack_category FROM (SELECT DISTINCT path FROM win WHERE path IS NOT NULL)""")
+            SELECT * FROM (SELECT path, {category_sql('path')} AS attack_category
+                           FROM (SELECT DISTINCT path FROM win WHERE path IS NOT NULL))
+            WHERE attack_category IS NOT NULL""")
         if has_spec:
             endpoint_probe = "sp.template IS NULL"
             con.execute("""CREATE OR REPLACE TEMP TABLE gw_schema_calls AS
@@ -106,7 +109,7 @@ class SchemaDetector(Detector):
         for scope in SCOPES:
             parts.append(outlier_findings(
                 detector=self.name, scope=scope, metric="probe_endpoints", rows_sql=rows_sql, counted="probe",
-                observed="count(DISTINCT coalesce(endpoint, path)) FILTER (WHERE probe)",
+                observed="count(DISTINCT coalesce(endpoint, path))",
                 k=s.k_mad, floor=s.min_probe_endpoints, window_hours=window.hours, extra=probe_extra,
                 severity=f"CASE WHEN score >= {s.high_score} AND attack_paths >= {s.min_attack_paths} THEN 'high' "
                          f"WHEN score >= {s.high_score} OR attack_paths >= {s.min_attack_paths} THEN 'medium' ELSE 'low' END"))

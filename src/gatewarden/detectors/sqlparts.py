@@ -53,7 +53,8 @@ def outlier_findings(*, detector: str, scope: str, metric: str, rows_sql: str, c
 
     `rows_sql` selects `win`-shaped rows (plus any flag columns `counted` and `extra` use); `extra` maps
     names to aggregate SQL kept in `details` and usable in `severity` and `having`, which may also use
-    `observed`, `threshold` and `score`. `observed` replaces the count with another aggregate (e.g. a peak rate).
+    `observed`, `threshold` and `score`. `observed` replaces the count with another aggregate over the entity's
+    `counted` rows (e.g. a peak rate); an entity without such rows has nothing to report.
     """
     col, match = ENTITY_KEYS[scope]
     extra = extra or {}
@@ -64,7 +65,7 @@ def outlier_findings(*, detector: str, scope: str, metric: str, rows_sql: str, c
     # NOT MATERIALIZED keeps `src` a view, so each pass reads only the columns it needs.
     return f"""SELECT * FROM (
     WITH src AS NOT MATERIALIZED (SELECT *, {col} AS value FROM ({rows_sql}) r WHERE {col} IS NOT NULL),
-    obs AS (SELECT value, {observed or f"count(*) FILTER (WHERE {counted})"} AS observed FROM src GROUP BY value),
+    obs AS (SELECT value, {observed or "count(*)"} AS observed FROM src WHERE {counted} GROUP BY value),
     pop AS (SELECT * FROM obs WHERE observed > 0),
     thr AS {robust_threshold('pop', 'observed', k, floor)},
     over AS (SELECT obs.value, obs.observed, thr.threshold, thr.med, thr.mad, (SELECT count(*) FROM pop) AS population,
