@@ -65,10 +65,11 @@ class SchemaDetector(Detector):
         if has_spec:
             self._register_spec(con, s.openapi)
         # Only the attack paths are kept: every request is joined against this table, and most paths are not.
+        # MATERIALIZED: pushed into the projection, the filter would run the category regexes a second time.
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_schema_paths AS
-            SELECT * FROM (SELECT path, {category_sql('path')} AS attack_category
-                           FROM (SELECT DISTINCT path FROM win WHERE path IS NOT NULL))
-            WHERE attack_category IS NOT NULL""")
+            WITH c AS MATERIALIZED (SELECT path, {category_sql('path')} AS attack_category
+                                    FROM (SELECT DISTINCT path FROM win WHERE path IS NOT NULL))
+            SELECT * FROM c WHERE attack_category IS NOT NULL""")
         if has_spec:
             endpoint_probe = "sp.template IS NULL"
             con.execute("""CREATE OR REPLACE TEMP TABLE gw_schema_calls AS

@@ -24,10 +24,12 @@ ENTITY_KEYS: dict[str, tuple[str, str]] = {
 
 def sample_ids(where: str = "true") -> str:
     """Aggregate SQL: up to five request ids of the group's rows matching `where`, earliest first
-    (deterministic). Logs without request ids (plain nginx/Apache) point at file:line instead."""
+    (deterministic). Logs without request ids (plain nginx/Apache) point at file:line instead.
+    min_by keeps only the five while scanning, and only those five are formatted."""
     return (
-        "(list(coalesce(request_id, regexp_extract(source_file, '[^/]+$') || ':' || CAST(source_line AS VARCHAR)) "
-        f"ORDER BY ts, source_file, source_line) FILTER (WHERE {where}))[1:5]"
+        "list_transform(min_by(struct_pack(request_id := request_id, source_file := source_file, source_line := source_line), "
+        f"struct_pack(ts := ts, source_file := source_file, source_line := source_line), 5) FILTER (WHERE {where}), "
+        "lambda r: coalesce(r.request_id, regexp_extract(r.source_file, '[^/]+$') || ':' || CAST(r.source_line AS VARCHAR)))"
     )
 
 
