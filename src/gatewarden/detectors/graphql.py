@@ -21,7 +21,6 @@ import pyarrow as pa
 from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
-from gatewarden.detectors.graphql_metrics import document_metrics, quantiles
 from gatewarden.detectors.sqlparts import ENTITY_KEYS, sample_ids
 from gatewarden.settings import DetectorSettings
 
@@ -105,6 +104,9 @@ class GraphqlDetector(Detector):
             HAVING h NOT IN (SELECT doc_hash FROM graphql_docs)""").fetchall()
         if not new:
             return
+        # graphql-core takes ~0.2 s to import: loaded only when a window brings documents to parse, not by every command.
+        from gatewarden.detectors.graphql_metrics import document_metrics
+
         metrics = [document_metrics(text) for _, text in new]
         table = pa.table({
             "doc_hash": [h for h, _ in new],
@@ -125,6 +127,7 @@ class GraphqlDetector(Detector):
 
     def _store_stats(self, con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, int]:
         """Write graphql_stats for the window; return the recommended max per metric (empty when too few requests)."""
+        from gatewarden.detectors.graphql_metrics import quantiles
         docs = con.execute("""SELECT d.depth, d.fields, d.aliases, d.introspection, d.parse_error IS NULL,
                 count(*), count(DISTINCT coalesce(w.token, w.client_ip))
             FROM win w JOIN graphql_docs d ON md5(w.graphql_query) = d.doc_hash
