@@ -88,15 +88,17 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
         SELECT endpoint, key, count(*) FILTER (WHERE legit) AS legit, count(*) FILTER (WHERE NOT legit) AS other
         FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key FROM rl_limits) USING (endpoint, key) GROUP BY ALL""")}
     # Only buckets over their limit can reject anything: number their requests in arrival order, reject beyond the limit.
+    # The bucket is a column of both sides, so the join matches on it: joining on (endpoint, key, entity) and
+    # filtering buckets after paired every over-limit bucket of a busy entity (a shared JA4) with all its requests.
     hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, """
-        WITH b AS (
-            SELECT k.endpoint, k.key, l.window_s, l.lim, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket, count(*) AS n
-            FROM rl_keyed k JOIN rl_limits l USING (endpoint, key) GROUP BY ALL HAVING count(*) > any_value(l.lim)),
+        WITH kb AS (
+            SELECT k.endpoint, k.key, l.window_s, l.lim, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket, k.ts, k.req_key, k.legit
+            FROM rl_keyed k JOIN rl_limits l USING (endpoint, key)),
+        b AS (SELECT endpoint, key, window_s, entity, bucket FROM kb GROUP BY ALL HAVING count(*) > any_value(lim)),
         ranked AS (
-            SELECT b.endpoint, b.key, b.window_s, b.entity, k.legit, b.lim,
-                   row_number() OVER (PARTITION BY b.endpoint, b.key, b.window_s, b.entity, b.bucket ORDER BY k.ts, k.req_key) AS nth
-            FROM b JOIN rl_keyed k ON k.endpoint = b.endpoint AND k.key = b.key AND k.entity = b.entity
-                                   AND floor(epoch(k.ts) / b.window_s) = b.bucket)
+            SELECT endpoint, key, window_s, entity, legit, lim,
+                   row_number() OVER (PARTITION BY endpoint, key, window_s, entity, bucket ORDER BY ts, req_key) AS nth
+            FROM kb SEMI JOIN b USING (endpoint, key, window_s, entity, bucket))
         SELECT endpoint, key, window_s,
                count(DISTINCT entity) FILTER (WHERE legit) AS legit_entities, count(*) FILTER (WHERE legit) AS legit_requests,
                count(DISTINCT entity) FILTER (WHERE NOT legit) AS other_entities, count(*) FILTER (WHERE NOT legit) AS other_requests
