@@ -88,17 +88,26 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
         SELECT endpoint, key, count(*) FILTER (WHERE legit) AS legit, count(*) FILTER (WHERE NOT legit) AS other
         FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key FROM rl_limits) USING (endpoint, key) GROUP BY ALL""")}
     # Only buckets over their limit can reject anything: number their requests in arrival order, reject beyond the limit.
-    # The bucket is a column of both sides, so the join matches on it: joining on (endpoint, key, entity) and
-    # filtering buckets after paired every over-limit bucket of a busy entity (a shared JA4) with all its requests.
+    # Requests are ranked once per entity in arrival order (not once per window size): a bucket is a contiguous
+    # run of its entity's requests, so a request's place in its bucket is its rank minus the bucket's first rank.
+    # Only entities with an over-limit bucket are ranked; buckets are matched as columns (a join on the entity
+    # alone, filtering buckets after, paired every bucket of a busy entity such as a shared JA4 with all its requests).
     hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, """
-        WITH kb AS (
-            SELECT k.endpoint, k.key, l.window_s, l.lim, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket, k.ts, k.req_key, k.legit
-            FROM rl_keyed k JOIN rl_limits l USING (endpoint, key)),
-        b AS (SELECT endpoint, key, window_s, entity, bucket FROM kb GROUP BY ALL HAVING count(*) > any_value(lim)),
+        WITH over AS (
+            SELECT k.endpoint, k.key, l.window_s, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket
+            FROM rl_keyed k JOIN rl_limits l USING (endpoint, key) GROUP BY ALL HAVING count(*) > any_value(l.lim)),
+        ranked_entity AS (
+            SELECT endpoint, key, entity, ts, legit, row_number() OVER (PARTITION BY endpoint, key, entity ORDER BY ts, req_key) AS rk
+            FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key, entity FROM over) USING (endpoint, key, entity)),
+        in_over AS MATERIALIZED (
+            SELECT * FROM (SELECT r.endpoint, r.key, l.window_s, l.lim, r.entity, floor(epoch(r.ts) / l.window_s) AS bucket,
+                                  r.legit, r.rk
+                           FROM ranked_entity r JOIN rl_limits l USING (endpoint, key))
+            SEMI JOIN over USING (endpoint, key, window_s, entity, bucket)),
         ranked AS (
-            SELECT endpoint, key, window_s, entity, legit, lim,
-                   row_number() OVER (PARTITION BY endpoint, key, window_s, entity, bucket ORDER BY ts, req_key) AS nth
-            FROM kb SEMI JOIN b USING (endpoint, key, window_s, entity, bucket))
+            SELECT i.endpoint, i.key, i.window_s, i.entity, i.legit, i.lim, i.rk - f.first_rk + 1 AS nth
+            FROM in_over i JOIN (SELECT endpoint, key, window_s, entity, bucket, min(rk) AS first_rk FROM in_over GROUP BY ALL) f
+                 USING (endpoint, key, window_s, entity, bucket))
         SELECT endpoint, key, window_s,
                count(DISTINCT entity) FILTER (WHERE legit) AS legit_entities, count(*) FILTER (WHERE legit) AS legit_requests,
                count(DISTINCT entity) FILTER (WHERE NOT legit) AS other_entities, count(*) FILTER (WHERE NOT legit) AS other_requests
