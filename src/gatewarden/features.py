@@ -43,7 +43,7 @@ def build_window(con: duckdb.DuckDBPyConnection, window: Window, cfg: Config) ->
     _classify_user_agents(con)
     _hosting_asns(con, cfg)
     _endpoint_costs(con, cfg.detectors.cost)
-    for sql in _value_maps_sql(cfg.detectors.cost):
+    for sql in _value_maps_sql():
         con.execute(sql)
     con.execute(_stage_sql(cfg.detectors.cost))
     con.execute(_sessions_sql())
@@ -135,7 +135,7 @@ def _endpoint_costs(con: duckdb.DuckDBPyConnection, cost: CostSettings) -> None:
         con.executemany("INSERT INTO gw_endpoint_cost VALUES (?, ?)", list(cost.per_endpoint.items()))
 
 
-def _value_maps_sql(cost: CostSettings) -> list[str]:
+def _value_maps_sql() -> list[str]:
     """Per DISTINCT value, not per request: a day repeats the same clients, networks and endpoints millions
     of times, and hashing, regexes and string formatting per row were most of the stage's cost.
 

@@ -62,8 +62,8 @@ def outlier_findings(*, detector: str, scope: str, metric: str, rows_sql: str, c
     extra = extra or {}
     extra_aggs = "".join(f", {sql} AS {name}" for name, sql in extra.items())
     extra_json = "".join(f", '{name}', {name}" for name in extra)
-    # Two passes over the rows: the first counts `observed` for every entity (cheap, narrow), the second builds
-    # the evidence (sample ids, match, extras: sorted lists, modes) only for the few entities over the threshold.
+    # Two passes over the rows: the first computes `observed` from the counted rows only (cheap, narrow), the second
+    # builds the evidence (sample ids, match, extras: lists, modes) only for the few entities over the threshold.
     # NOT MATERIALIZED keeps `src` a view, so each pass reads only the columns it needs.
     return f"""SELECT * FROM (
     WITH src AS NOT MATERIALIZED (SELECT *, {col} AS value FROM ({rows_sql}) r WHERE {col} IS NOT NULL),
