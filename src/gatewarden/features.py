@@ -51,7 +51,7 @@ def build_window(con: duckdb.DuckDBPyConnection, window: Window, cfg: Config) ->
     con.execute(_automation_sql())
     for view in ("gw_stage", "gw_base"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for t in ("gw_session", "gw_session_evidence", "gw_ua", "gw_hosting", "gw_endpoint_cost", "gw_client", "gw_net",
+    for t in ("gw_session", "gw_session_evidence", "gw_ua", "gw_hosting", "gw_endpoint_cost", "gw_client", "gw_client_net",
               "gw_endpoint"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return scalar(con, "SELECT count(*) FROM win")
@@ -140,11 +140,8 @@ def _value_maps_sql() -> list[str]:
     of times, and hashing, regexes and string formatting per row were most of the stage's cost.
 
     gw_client(ja4, ja3, user_agent, accept_language, asn -> UA class, hosting flag, fingerprint),
-    gw_net(client_ip -> net), gw_endpoint(endpoint or path -> is_static, configured cost).
+    gw_client_net(client_ip -> net, by the gw_net macro), gw_endpoint(endpoint or path -> is_static, configured cost).
     """
-    v6_net = ("format('{:x}:{:x}:{:x}:{:x}::/64', CAST((ip_num >> 112) & 65535 AS INTEGER), "
-              "CAST((ip_num >> 96) & 65535 AS INTEGER), CAST((ip_num >> 80) & 65535 AS INTEGER), "
-              "CAST((ip_num >> 64) & 65535 AS INTEGER))")
     return [
         """CREATE OR REPLACE TEMP TABLE gw_client AS
         SELECT c.*, u.ua_family, u.ua_major, u.ua_class, coalesce(h.is_hosting, false) AS is_hosting,
@@ -157,13 +154,8 @@ def _value_maps_sql() -> list[str]:
         FROM (SELECT DISTINCT ja4, ja3, user_agent, accept_language, asn FROM gw_base) c
         LEFT JOIN gw_ua u ON c.user_agent IS NOT DISTINCT FROM u.user_agent
         LEFT JOIN gw_hosting h ON c.asn = h.asn""",
-        f"""CREATE OR REPLACE TEMP TABLE gw_net AS
-        SELECT client_ip,
-            CASE WHEN client_ip LIKE '%:%' AND ip_num IS NOT NULL THEN {v6_net}
-                 WHEN regexp_full_match(client_ip, '[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+') THEN
-                     regexp_replace(client_ip, '\\.[0-9]+$', '.0/24')
-            END AS net
-        FROM (SELECT client_ip, min(ip_num) AS ip_num FROM gw_base WHERE client_ip IS NOT NULL GROUP BY client_ip)""",
+        """CREATE OR REPLACE TEMP TABLE gw_client_net AS
+        SELECT client_ip, gw_net(client_ip, min(ip_num)) AS net FROM gw_base WHERE client_ip IS NOT NULL GROUP BY client_ip""",
         f"""CREATE OR REPLACE TEMP TABLE gw_endpoint AS
         SELECT e.resource, e.endpoint, coalesce(regexp_matches(e.resource, '{STATIC_PATH}'), false) AS is_static, ec.cost AS fixed_cost
         FROM (SELECT DISTINCT coalesce(endpoint, path) AS resource, endpoint FROM gw_base) e
@@ -189,7 +181,7 @@ def _stage_sql(cost: CostSettings) -> str:
     LEFT JOIN gw_client c ON b.ja4 IS NOT DISTINCT FROM c.ja4 AND b.ja3 IS NOT DISTINCT FROM c.ja3
          AND b.user_agent IS NOT DISTINCT FROM c.user_agent AND b.accept_language IS NOT DISTINCT FROM c.accept_language
          AND b.asn IS NOT DISTINCT FROM c.asn
-    LEFT JOIN gw_net n ON n.client_ip = b.client_ip
+    LEFT JOIN gw_client_net n ON n.client_ip = b.client_ip
     LEFT JOIN gw_endpoint e ON e.resource IS NOT DISTINCT FROM coalesce(b.endpoint, b.path) AND e.endpoint IS NOT DISTINCT FROM b.endpoint
     """
 

@@ -35,8 +35,6 @@ from gatewarden.replay import window_source
 VICTIM_METRICS = (("token_ip_fanout", None), ("auth_abuse", "expired_token_requests"))
 # Findings that don't make the holder an abuser either: a burst is throttled at the key's own pace, not stopped.
 RATE_METRICS = (("burst", None),)
-NET_SQL = ("CASE WHEN ip_num BETWEEN CAST(281470681743360 AS UHUGEINT) AND CAST(281474976710655 AS UHUGEINT) "
-           "THEN ip_num // 256 ELSE ip_num // CAST(18446744073709551616 AS UHUGEINT) END")  # IPv4 /24, else the /64
 
 
 def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str], into: str = "gw_legit",
@@ -48,7 +46,7 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
         requests = "SELECT req_key, token, ts, client_ip, user_agent, net, is_static FROM win"
     else:
         static = STATIC_PATH.replace("'", "''")
-        requests = f"""SELECT req_key, token, ts, client_ip, user_agent, {NET_SQL} AS net,
+        requests = f"""SELECT req_key, token, ts, client_ip, user_agent, gw_net(client_ip, ip_num) AS net,
                               coalesce(regexp_matches(coalesce(endpoint, path), '{static}'), false) AS is_static
                        FROM ({window_source(window.start, window.end)})"""
     con.execute(f"""
