@@ -51,6 +51,17 @@ def test_report_files_and_history(two_nights: dict[str, Path]) -> None:
     assert "What changed since yesterday" in (out / "summary.md").read_text()
 
 
+def test_report_rate_limits_show_decides_backtest(two_nights: dict[str, Path]) -> None:
+    out = two_nights["2026-11-21"]
+    section = json.loads((out / "summary.json").read_text())["rate_limits"]
+    published = {(r["key"], r["endpoint"], r["window_s"]): r for r in json.loads((out / "rate_limits.json").read_text())["limits"]}
+    assert section["available"] and section["items"]
+    for item in section["items"]:
+        limit = published[(item["scope"], item["endpoint"], item["window_s"])]
+        assert item["limit"] == limit["limit"] == limit["backtest"]["limit"]
+        assert {k: item[k] for k in limit["backtest"]} == limit["backtest"]
+
+
 def test_report_command_is_byte_identical_on_rerun(cli, two_nights: dict[str, Path], tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for d in (a, b):

@@ -6,6 +6,7 @@ The aggregates are what baselines read once raw requests have been pruned.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -120,13 +121,16 @@ def smooth_rate_limits(con: duckdb.DuckDBPyConnection, tonight: Iterable[Mapping
 
 
 def record_rate_limits(con: duckdb.DuckDBPyConnection, day: date, smoothed: Iterable[Mapping[str, Any]]) -> None:
-    """Replace `day`'s rate-limit history with the items `smooth_rate_limits` returned."""
+    """Replace `day`'s rate-limit history with the items `smooth_rate_limits` returned (and each one's
+    `backtest`, when it has one, so the report shows it without replaying the day again)."""
     con.begin()
     try:
         con.execute("DELETE FROM rate_limit_history WHERE day = ?", [day])
-        values = [[day, i["scope"], i["value"], float(i["recommended"]), i["previous"], i["smoothed"]] for i in smoothed]
+        values = [[day, i["scope"], i["value"], float(i["recommended"]), i["previous"], i["smoothed"],
+                   json.dumps(i["backtest"], sort_keys=True) if i.get("backtest") is not None else None] for i in smoothed]
         if values:
-            con.executemany("INSERT INTO rate_limit_history VALUES (?, ?, ?, ?, ?, ?)", values)
+            con.executemany("""INSERT INTO rate_limit_history (day, scope, value, recommended, previous, smoothed, backtest)
+                               VALUES (?, ?, ?, ?, ?, ?, ?)""", values)
         con.commit()
     except BaseException:
         con.rollback()
@@ -153,7 +157,7 @@ def smooth_published_limits(con: duckdb.DuckDBPyConnection, limits: list[dict[st
 
 def record_published_limits(con: duckdb.DuckDBPyConnection, limits: list[dict[str, Any]], day: date) -> None:
     record_rate_limits(con, day, [{"scope": k[0], "value": k[1], "recommended": lim["recommended"],
-                                   "previous": lim["previous"], "smoothed": lim["limit"]}
+                                   "previous": lim["previous"], "smoothed": lim["limit"], "backtest": lim.get("backtest")}
                                   for lim in limits for k in [limit_key(lim)]])
 
 

@@ -14,10 +14,8 @@ from typing import Any
 
 import duckdb
 
-from gatewarden import ratelimits
 from gatewarden.config import Config
 from gatewarden.db import dicts, rows, scalar, table_exists
-from gatewarden.decisions import legit
 from gatewarden.detectors.base import Window
 from gatewarden.features import build_window
 from gatewarden.replay import STOPPING, Matcher, Rule, window_source
@@ -52,7 +50,7 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
         "distributions": lambda: distributions(con, window),
         "graphql": lambda: graphql(con, window),
         "sequences": lambda: sequences(con, window, rc.top_n),
-        "rate_limits": lambda: rate_limits(con, cfg, window, day, rc.top_n),
+        "rate_limits": lambda: rate_limits(con, cfg, day, rc.top_n),
         "changes": lambda: changes(con, window, day, run),
     }
     data: dict[str, Any] = {"day": day.isoformat(), "window": {"start": window.start.isoformat(), "end": window.end.isoformat()}}
@@ -231,20 +229,19 @@ def sequences(con: duckdb.DuckDBPyConnection, window: Window, top: int) -> dict[
         missing("No session sequences stored for this window.")
 
 
-def rate_limits(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, day: date, top: int) -> dict[str, Any]:
-    if not scalar(con, "SELECT count(*) FROM rate_limit_history WHERE day = ?", [day]):
+def rate_limits(con: duckdb.DuckDBPyConnection, cfg: Config, day: date, top: int) -> dict[str, Any]:
+    # The backtest is decide's (ratelimits.backtest): tonight's traffic replayed against each published limit, stored
+    # with it in rate_limit_history (values are `<window>s <endpoint>`, ops.state.limit_key).
+    published = dicts(con, """SELECT scope, CAST(split_part(value, 's ', 1) AS BIGINT) AS window_s,
+                                     substr(value, strpos(value, ' ') + 1) AS endpoint, recommended, previous, smoothed,
+                                     CAST(backtest AS VARCHAR) AS backtest
+                              FROM rate_limit_history WHERE day = ?""", [day])
+    if not published:
         return missing("No rate limits were published for this day.")
-    # Backtest as rate_limits.json: tonight's traffic replayed against each published limit (history values are
-    # `<window>s <endpoint>`, ops.state.limit_key), legitimate-looking requests (decisions/legit.py) and the rest apart.
-    legit.build(con, window, cfg.decisions.supporting_detectors, into="rpt_legit", from_win=True)
-    ratelimits.recommend(con, window, "rpt_legit", min_entities=1)  # builds rl_keyed; the published limits come from history
-    published = [{"key": r["scope"], "endpoint": r["endpoint"], "window_s": r["window_s"], "limit": int(r["smoothed"]),
-                  "recommended": r["recommended"], "previous": r["previous"], "smoothed": r["smoothed"], "scope": r["scope"]}
-                 for r in dicts(con, """SELECT scope, CAST(split_part(value, 's ', 1) AS BIGINT) AS window_s,
-                                               substr(value, strpos(value, ' ') + 1) AS endpoint, recommended, previous, smoothed
-                                        FROM rate_limit_history WHERE day = ?""", [day])]
-    ratelimits.backtest(con, published)
-    items = [{**{k: r[k] for k in ("scope", "endpoint", "window_s", "recommended", "previous", "smoothed")}, **r["backtest"]}
+    if any(r["backtest"] is None for r in published):
+        return missing("This day's rate limits were published without a backtest (by an older gatewarden); "
+                       "run `gatewarden decide` again for the day to store one.")
+    items = [{**{k: r[k] for k in ("scope", "endpoint", "window_s", "recommended", "previous", "smoothed")}, **json.loads(r["backtest"])}
              for r in published]
     items.sort(key=lambda r: (-r["legit_requests_throttled"], -r["other_requests_throttled"], r["scope"], r["window_s"], r["endpoint"]))
     ops = cfg.operations

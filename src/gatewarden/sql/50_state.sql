@@ -37,5 +37,8 @@ CREATE TABLE IF NOT EXISTS rate_limit_history (
     value       VARCHAR NOT NULL,
     recommended DOUBLE NOT NULL,       -- tonight's raw recommendation
     previous    DOUBLE,                -- the smoothed limit of the latest earlier night, if any
-    smoothed    DOUBLE NOT NULL        -- what was published
+    smoothed    DOUBLE NOT NULL,       -- what was published
+    backtest    JSON                   -- the day's traffic replayed against the published limit (ratelimits.backtest)
 );
+-- Databases created before the backtest was stored with the limit.
+ALTER TABLE rate_limit_history ADD COLUMN IF NOT EXISTS backtest JSON;
