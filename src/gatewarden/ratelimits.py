@@ -33,7 +33,7 @@ from gatewarden.detectors.base import Window
 from gatewarden.replay import window_source
 
 KEYS = {"token": "token", "ip": "client_ip", "fingerprint": "ja4"}  # key -> canonical field
-WINDOWS_S = (60, 600, 3600, 86400)
+WINDOWS_S = (60, 600, 3600, 86400)  # whole minutes: the backtest sums per-minute counts into each window's buckets
 STATISTIC = "p99"
 
 
@@ -84,34 +84,58 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE rl_limits (endpoint VARCHAR, key VARCHAR, window_s INTEGER, lim BIGINT)")
     if limits:
         con.executemany("INSERT INTO rl_limits VALUES (?, ?, ?, ?)", [[s["endpoint"], s["key"], s["window_s"], s["limit"]] for s in limits])
+    # Requests per entity and UTC minute, legitimate-looking ones apart; every window is a whole number of minutes
+    # aligned on the epoch, so its buckets are sums of these (floor(floor(t / 60) / k) = floor(t / (60 k))).
+    con.execute("""CREATE OR REPLACE TEMP TABLE rl_minutes AS
+        SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute,
+               count(*) AS n, count(*) FILTER (WHERE legit) AS n_legit
+        FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key FROM rl_limits) USING (endpoint, key) GROUP BY ALL""")
     totals = {(r["endpoint"], r["key"]): r for r in dicts(con, """
-        SELECT endpoint, key, count(*) FILTER (WHERE legit) AS legit, count(*) FILTER (WHERE NOT legit) AS other
-        FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key FROM rl_limits) USING (endpoint, key) GROUP BY ALL""")}
-    # Only buckets over their limit can reject anything: number their requests in arrival order, reject beyond the limit.
-    # Requests are ranked once per entity in arrival order (not once per window size): a bucket is a contiguous
-    # run of its entity's requests, so a request's place in its bucket is its rank minus the bucket's first rank.
-    # Only entities with an over-limit bucket are ranked; buckets are matched as columns (a join on the entity
-    # alone, filtering buckets after, paired every bucket of a busy entity such as a shared JA4 with all its requests).
+        SELECT endpoint, key, sum(n_legit) AS legit, sum(n - n_legit) AS other FROM rl_minutes GROUP BY ALL""")}
+    # A fixed-window limiter rejects the requests of a bucket beyond its first `lim`, in arrival order (time, then
+    # requests rowid). Only buckets over their limit reject anything. In one holding a single kind of request (all
+    # legitimate-looking or none) the order does not matter: n - lim of that kind. In a mixed one, minutes before the
+    # lim-th request are all accepted and minutes after it all rejected, so only the minute holding the cut is ranked
+    # request by request: a busy entity such as a shared JA4 is never sorted as a whole.
+    con.execute("""CREATE OR REPLACE TEMP TABLE rl_over AS
+        SELECT m.endpoint, m.key, l.window_s, l.lim, m.entity, m.minute // (l.window_s // 60) AS bucket,
+               sum(m.n) AS n, sum(m.n_legit) AS n_legit
+        FROM rl_minutes m JOIN rl_limits l USING (endpoint, key) GROUP BY ALL HAVING sum(m.n) > l.lim""")
     hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, """
-        WITH over AS (
-            SELECT k.endpoint, k.key, l.window_s, k.entity, floor(epoch(k.ts) / l.window_s) AS bucket
-            FROM rl_keyed k JOIN rl_limits l USING (endpoint, key) GROUP BY ALL HAVING count(*) > any_value(l.lim)),
-        ranked_entity AS (
-            SELECT endpoint, key, entity, ts, legit, row_number() OVER (PARTITION BY endpoint, key, entity ORDER BY ts, req_key) AS rk
-            FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key, entity FROM over) USING (endpoint, key, entity)),
-        in_over AS MATERIALIZED (
-            SELECT * FROM (SELECT r.endpoint, r.key, l.window_s, l.lim, r.entity, floor(epoch(r.ts) / l.window_s) AS bucket,
-                                  r.legit, r.rk
-                           FROM ranked_entity r JOIN rl_limits l USING (endpoint, key))
-            SEMI JOIN over USING (endpoint, key, window_s, entity, bucket)),
+        WITH mixed AS (SELECT endpoint, key, window_s, lim, entity, bucket FROM rl_over WHERE n_legit > 0 AND n_legit < n),
+        minutes AS (
+            SELECT endpoint, key, window_s, lim, entity, bucket, minute, n, n_legit,
+                   sum(n) OVER (PARTITION BY endpoint, key, window_s, entity, bucket ORDER BY minute) - n AS before
+            FROM (SELECT m.*, w.window_s, m.minute // (w.window_s // 60) AS bucket
+                  FROM (FROM rl_minutes SEMI JOIN (SELECT DISTINCT endpoint, key, entity FROM mixed) USING (endpoint, key, entity)) m
+                       JOIN (SELECT DISTINCT endpoint, key, window_s FROM mixed) w USING (endpoint, key))
+            JOIN mixed USING (endpoint, key, window_s, entity, bucket)),
+        rejecting AS MATERIALIZED (SELECT *, lim - before AS quota FROM minutes WHERE before + n > lim),
+        cut AS (SELECT endpoint, key, window_s, entity, minute, quota FROM rejecting
+                WHERE before < lim AND n_legit > 0 AND n_legit < n),
         ranked AS (
-            SELECT i.endpoint, i.key, i.window_s, i.entity, i.legit, i.lim, i.rk - f.first_rk + 1 AS nth
-            FROM in_over i JOIN (SELECT endpoint, key, window_s, entity, bucket, min(rk) AS first_rk FROM in_over GROUP BY ALL) f
-                 USING (endpoint, key, window_s, entity, bucket))
+            SELECT c.endpoint, c.key, c.window_s, c.entity, r.legit, c.quota,
+                   row_number() OVER (PARTITION BY c.endpoint, c.key, c.window_s, c.entity, c.minute ORDER BY r.ts, r.req_key) AS nth
+            FROM (SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, ts, req_key, legit
+                  FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key, entity FROM cut) USING (endpoint, key, entity)) r
+                 JOIN cut c USING (endpoint, key, entity, minute)),
+        rejected AS (
+            SELECT endpoint, key, window_s, entity, count(*) FILTER (WHERE legit) AS legit, count(*) FILTER (WHERE NOT legit) AS other
+            FROM ranked WHERE nth > quota GROUP BY ALL
+            UNION ALL  -- whole minutes after the cut, and a cut minute of one kind
+            SELECT endpoint, key, window_s, entity,
+                   CASE WHEN before >= lim THEN n_legit WHEN n_legit = n THEN n - quota ELSE 0 END,
+                   CASE WHEN before >= lim THEN n - n_legit WHEN n_legit = 0 THEN n - quota ELSE 0 END
+            FROM rejecting WHERE before >= lim OR n_legit = 0 OR n_legit = n
+            UNION ALL  -- buckets of one kind
+            SELECT endpoint, key, window_s, entity, CASE WHEN n_legit = n THEN n - lim ELSE 0 END, CASE WHEN n_legit = 0 THEN n - lim ELSE 0 END
+            FROM rl_over WHERE n_legit = 0 OR n_legit = n),
+        per_entity AS (SELECT endpoint, key, window_s, entity, sum(legit) AS legit, sum(other) AS other FROM rejected GROUP BY ALL)
         SELECT endpoint, key, window_s,
-               count(DISTINCT entity) FILTER (WHERE legit) AS legit_entities, count(*) FILTER (WHERE legit) AS legit_requests,
-               count(DISTINCT entity) FILTER (WHERE NOT legit) AS other_entities, count(*) FILTER (WHERE NOT legit) AS other_requests
-        FROM ranked WHERE nth > lim GROUP BY ALL""")}
+               count(*) FILTER (WHERE legit > 0) AS legit_entities, sum(legit) AS legit_requests,
+               count(*) FILTER (WHERE other > 0) AS other_entities, sum(other) AS other_requests
+        FROM per_entity GROUP BY ALL""")}
+    con.execute("DROP TABLE rl_minutes; DROP TABLE rl_over")
     for s in limits:
         hit = hits.get((s["endpoint"], s["key"], s["window_s"]), {})
         total = totals.get((s["endpoint"], s["key"]), {})
