@@ -33,7 +33,7 @@ from gatewarden.detectors.base import Window
 from gatewarden.replay import window_source
 
 KEYS = {"token": "token", "ip": "client_ip", "fingerprint": "ja4"}  # key -> canonical field
-WINDOWS_S = (60, 600, 3600, 86400)  # whole minutes: the backtest sums per-minute counts into each window's buckets
+WINDOWS_S = (60, 600, 3600, 86400)  # each a multiple of the one before: the backtest sums buckets into the next window's
 STATISTIC = "p99"
 
 
@@ -84,10 +84,11 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE rl_limits (endpoint VARCHAR, key VARCHAR, window_s INTEGER, lim BIGINT)")
     if limits:
         con.executemany("INSERT INTO rl_limits VALUES (?, ?, ?, ?)", [[s["endpoint"], s["key"], s["window_s"], s["limit"]] for s in limits])
-    # Requests per entity and UTC minute, legitimate-looking ones apart; every window is a whole number of minutes
-    # aligned on the epoch, so its buckets are sums of these (floor(floor(t / 60) / k) = floor(t / (60 k))).
+    # Requests per entity and bucket, legitimate-looking ones apart, from the UTC minute up: each window is a whole
+    # multiple of the one before and aligned on the epoch, so its buckets are sums of the smaller window's
+    # (floor(floor(t / a) / k) = floor(t / (a k))).
     con.execute("""CREATE OR REPLACE TEMP TABLE rl_minutes AS
-        SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute,
+        SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT) AS bucket,
                count(*) AS n, count(*) FILTER (WHERE legit) AS n_legit
         FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key FROM rl_limits) USING (endpoint, key) GROUP BY ALL""")
     totals = {(r["endpoint"], r["key"]): r for r in dicts(con, """
@@ -97,16 +98,25 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     # legitimate-looking or none) the order does not matter: n - lim of that kind. In a mixed one, minutes before the
     # lim-th request are all accepted and minutes after it all rejected, so only the minute holding the cut is ranked
     # request by request: a busy entity such as a shared JA4 is never sorted as a whole.
-    con.execute("""CREATE OR REPLACE TEMP TABLE rl_over AS
-        SELECT m.endpoint, m.key, l.window_s, l.lim, m.entity, m.minute // (l.window_s // 60) AS bucket,
-               sum(m.n) AS n, sum(m.n_legit) AS n_legit
-        FROM rl_minutes m JOIN rl_limits l USING (endpoint, key) GROUP BY ALL HAVING sum(m.n) > l.lim""")
+    over, counts, counts_window = [], "rl_minutes", 60
+    for window_s in WINDOWS_S:
+        if window_s != counts_window:
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE rl_counts_{window_s} AS
+                SELECT endpoint, key, entity, bucket // {window_s // counts_window} AS bucket, sum(n) AS n, sum(n_legit) AS n_legit
+                FROM {counts} GROUP BY ALL""")
+            counts, counts_window = f"rl_counts_{window_s}", window_s
+        over.append(f"""SELECT c.endpoint, c.key, {window_s} AS window_s, l.lim, c.entity, c.bucket, c.n, c.n_legit
+                        FROM {counts} c JOIN rl_limits l ON l.endpoint = c.endpoint AND l.key = c.key AND l.window_s = {window_s}
+                        WHERE c.n > l.lim""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rl_over AS {' UNION ALL '.join(over)}")
+    for window_s in WINDOWS_S[1:]:
+        con.execute(f"DROP TABLE IF EXISTS rl_counts_{window_s}")
     hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, """
         WITH mixed AS (SELECT endpoint, key, window_s, lim, entity, bucket FROM rl_over WHERE n_legit > 0 AND n_legit < n),
         minutes AS (
             SELECT endpoint, key, window_s, lim, entity, bucket, minute, n, n_legit,
                    sum(n) OVER (PARTITION BY endpoint, key, window_s, entity, bucket ORDER BY minute) - n AS before
-            FROM (SELECT m.*, w.window_s, m.minute // (w.window_s // 60) AS bucket
+            FROM (SELECT m.* EXCLUDE (bucket), m.bucket AS minute, w.window_s, m.bucket // (w.window_s // 60) AS bucket
                   FROM (FROM rl_minutes SEMI JOIN (SELECT DISTINCT endpoint, key, entity FROM mixed) USING (endpoint, key, entity)) m
                        JOIN (SELECT DISTINCT endpoint, key, window_s FROM mixed) w USING (endpoint, key))
             JOIN mixed USING (endpoint, key, window_s, entity, bucket)),
