@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import duckdb
@@ -75,3 +76,24 @@ def test_valve_trips_on_a_night_that_would_block_a_corporate_nat(tmp_path, db_pa
     outcomes = con.execute("SELECT outcome FROM decision_runs ORDER BY started_at").fetchall()
     con.close()
     assert [o for (o,) in outcomes] == ["written", "safety_valve"]
+
+
+def test_stolen_token_is_stopped_on_the_thieves_networks_only(tmp_path, db_path, cli):
+    day = benign_and_attack_lines()
+    owner = "198.51.100.201"
+    for hour in range(2, 8):  # the owner: one address, a few calls in each of six quiet hours
+        day += [{"ts": f"2026-11-20T{hour:02d}:{m:02d}:00Z", "client_ip": owner, "path": "/v1/embeddings", "status": 200,
+                 "token": "key_owned01", "user_agent": "sdk/1.0"} for m in (5, 25, 45)]
+    thieves = [f"100.{64 + k}.7.9" for k in range(20)]  # then resold: twenty networks within the hour
+    day += [{"ts": f"2026-11-20T12:{k:02d}:{s:02d}Z", "client_ip": ip, "path": "/v1/chat/completions", "status": 200,
+             "token": "key_owned01", "user_agent": "python"} for k, ip in enumerate(thieves) for s in (1, 31)]
+    assert cli("ingest", write_log(tmp_path / "a.jsonl", day), "--db", db_path).exit_code == 0
+    insert_findings(db_path, [finding("token_ip_fanout", "token", "key_owned01", {"token": "key_owned01"}, "high", "distinct_ips", 21, 4)])
+    result = cli("decide", "--out", tmp_path / "out", "--db", db_path)
+    assert result.exit_code == 0, result.output
+    active = json.loads((tmp_path / "out/decisions.json").read_text())["decisions"]
+    narrowed = {d["match"]["client_ip"] for d in active if d["match"].get("token") == "key_owned01"}
+    assert narrowed == {f"100.{64 + k}.7.0/24" for k in range(20)}  # every thief network, and the owner's is not one
+    assert all(d["scope"] == "token" and d["value"] == f"key_owned01@{d['match']['client_ip']}" for d in active
+               if d["match"].get("token") == "key_owned01")
+    assert "198.51.100.0/24" in cli("explain", "key_owned01", "--db", db_path).output

@@ -27,7 +27,6 @@ import duckdb
 
 from gatewarden.db import rows
 from gatewarden.detectors.base import Window
-from gatewarden.enrich.cidr import net_key
 from gatewarden.features import STATIC_PATH
 from gatewarden.replay import window_source
 
@@ -39,7 +38,8 @@ RATE_METRICS = (("burst", None),)
 
 def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str], into: str = "gw_legit",
           min_hours: int = 3, from_win: bool = False) -> None:
-    """Temp tables `into`(req_key, token) of legitimate-looking requests and `into`_tokens(token).
+    """Temp tables `into`(req_key, token) of legitimate-looking requests, `into`_tokens(token) and
+    `into`_owner_nets(token, net), the owner networks of stolen tokens (`owner_networks`).
     With `from_win`, the temp table `win` holds this window's features (net, is_static) and is read instead
     of deriving them again from `requests`."""
     if from_win:
@@ -68,20 +68,14 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
     WHERE ((hours >= {int(min_hours)} AND nets <= 2) OR browses OR token IN (SELECT token FROM history))
       AND token NOT IN (SELECT token FROM accused)""", [window.start, window.end, supporting, window.start])
     victims = victim_tokens(con, window, supporting)
-    owners = owner_networks(con, window, victims, min_hours)
-    pairs = [(t, ip) for t, ip in rows(con, f"""SELECT DISTINCT token, client_ip FROM ({window_source(window.start, window.end)})
-                                              WHERE token IN (SELECT unnest(CAST(? AS VARCHAR[])))""", [victims])
-             if net_key(ip) in owners.get(t, ())]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_owner_ips (token VARCHAR, client_ip VARCHAR)")
-    if pairs:
-        con.executemany(f"INSERT INTO {into}_owner_ips VALUES (?, ?)", pairs)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_owner_nets AS {_owner_networks_sql(min_hours)}",
+                {"start": window.start, "end": window.end, "tokens": victims})
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {into} AS
     SELECT req_key, token FROM {into}_requests
     WHERE token IN (SELECT token FROM {into}_tokens) OR (token IS NULL AND browses)
     UNION ALL
-    SELECT r.req_key, r.token FROM ({window_source(window.start, window.end)}) r
-    SEMI JOIN {into}_owner_ips o ON o.token = r.token AND o.client_ip = r.client_ip""")
+    SELECT req_key, token FROM {into}_requests SEMI JOIN {into}_owner_nets USING (token, net)""")
 
 
 def victim_tokens(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str]) -> list[str]:
@@ -99,40 +93,38 @@ def victim_tokens(con: duckdb.DuckDBPyConnection, window: Window, supporting: li
     return sorted(t for t, stolen in verdict.items() if stolen)
 
 
-def owner_networks(con: duckdb.DuckDBPyConnection, window: Window, tokens: list[str], min_hours: int = 3) -> dict[str, set[str]]:
-    """Per token, the networks where its owner is established: active in >= `min_hours` quiet hours (hours in which
-    the token used at most two networks, i.e. outside a fan-out) or loading pages there (a person's browser).
-    Only tokens that also used other networks have owner networks."""
-    if not tokens:
-        return {}
-    static = STATIC_PATH.replace("'", "''")
-    per_hour = rows(con, f"""
-        WITH r AS (SELECT * FROM requests WHERE ts >= ? AND ts < ?),
-        browsing AS (SELECT DISTINCT client_ip, user_agent FROM r WHERE regexp_matches(coalesce(endpoint, path, ''), '{static}'))
-        SELECT r.token, r.client_ip, date_trunc('hour', r.ts) AS hour, bool_or(b.client_ip IS NOT NULL) AS static
-        FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent
-        WHERE r.token IN (SELECT unnest(CAST(? AS VARCHAR[])))
-        GROUP BY ALL""", [window.start, window.end, tokens])
-    nets_in_hour: dict[tuple, set[str]] = defaultdict(set)
-    seen = []
-    for token, ip, hour, static in per_hour:
-        net = net_key(ip) if ip else None
-        if net:
-            nets_in_hour[(token, hour)].add(net)
-            seen.append((token, net, hour, static))
-    quiet_hours: dict[tuple, set] = defaultdict(set)
+def owner_networks(con: duckdb.DuckDBPyConnection, legit: str = "gw_legit") -> dict[str, set[str]]:
+    """Per stolen token, the networks where its owner is established, as `build` found them for the table `legit`."""
     owners: dict[str, set[str]] = defaultdict(set)
-    for token, net, hour, static in seen:
-        if static:
-            owners[token].add(net)
-        if len(nets_in_hour[(token, hour)]) <= 2:
-            quiet_hours[(token, net)].add(hour)
-    browsed = set(owners)  # a person's token: where they browse is decisive, a replaying server never loads pages
-    for (token, net), hours in quiet_hours.items():
-        if len(hours) >= min_hours and token not in browsed:
-            owners[token].add(net)
-    used: dict[str, set[str]] = defaultdict(set)
-    for token, net, _, _ in seen:
-        used[token].add(net)
-    # Thieves on the owner's own networks can't be told apart there: then the token has no separate owner networks.
-    return {t: nets for t, nets in owners.items() if used[t] - nets}
+    for token, net in rows(con, f"SELECT token, net FROM {legit}_owner_nets"):
+        owners[token].add(net)
+    return dict(owners)
+
+
+def _owner_networks_sql(min_hours: int) -> str:
+    """(token, net) for the tokens in $tokens: the networks where the owner is established, active in >= `min_hours`
+    quiet hours (hours in which the token used at most two networks, i.e. outside a fan-out) or loading pages there
+    (a person's browser: then where they browse is decisive, a replaying server never loads pages).
+    Only tokens that also used other networks have owner networks: thieves on the owner's own networks can't be
+    told apart there, and then the token has none."""
+    static = STATIC_PATH.replace("'", "''")
+    return f"""
+    WITH r AS (SELECT token, client_ip, user_agent, ts, gw_net(client_ip, ip_num) AS net FROM requests
+               WHERE ts >= $start AND ts < $end AND token IN (SELECT unnest(CAST($tokens AS VARCHAR[])))),
+    browsing AS (SELECT DISTINCT client_ip, user_agent FROM requests
+                 WHERE ts >= $start AND ts < $end AND regexp_matches(coalesce(endpoint, path, ''), '{static}')),
+    per_hour AS MATERIALIZED (
+        SELECT r.token, r.net, date_trunc('hour', r.ts) AS hour, bool_or(b.client_ip IS NOT NULL) AS static
+        FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent
+        WHERE r.net IS NOT NULL GROUP BY ALL),
+    quiet AS (SELECT token, hour FROM per_hour GROUP BY ALL HAVING count(*) <= 2),
+    browsed AS (SELECT DISTINCT token, net FROM per_hour WHERE static),
+    owners AS (
+        SELECT token, net FROM browsed
+        UNION
+        SELECT token, net FROM per_hour SEMI JOIN quiet USING (token, hour)
+        WHERE token NOT IN (SELECT token FROM browsed) GROUP BY ALL HAVING count(*) >= {int(min_hours)}),
+    used AS (SELECT token, count(DISTINCT net) AS nets FROM per_hour GROUP BY token)
+    SELECT token, net FROM owners JOIN used USING (token)
+    WHERE used.nets > (SELECT count(*) FROM owners o WHERE o.token = owners.token)
+    ORDER BY token, net"""

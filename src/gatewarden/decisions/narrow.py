@@ -77,14 +77,19 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
     """A stolen token's decision narrowed to the networks its thieves use: `{token, client_ip: network}` for every
     network of its traffic that is not one of its owner's established networks (decisions.legit.owner_networks).
     The owner keeps working from home while the customer notice tells them to rotate the key."""
+    stolen = [d for d in decisions
+              if d.scope == "token" and d.status == "active" and d.action in STOPPING and not d.reissued and owners.get(d.value)]
+    if not stolen:
+        return []
+    networks: dict[str, dict[str, NetworkUse]] = defaultdict(dict)
+    for token, net, n, first, last in rows(con, """
+            SELECT token, gw_net(client_ip, ip_num) AS net, count(*), min(ts), max(ts) FROM requests
+            WHERE ts >= ? AND ts < ? AND token IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND gw_net(client_ip, ip_num) IS NOT NULL
+            GROUP BY 1, 2""", [window.start, window.end, sorted({d.value for d in stolen})]):
+        networks[token][net] = NetworkUse(n, 0, first, last)
     out = []
-    for d in decisions:
-        if d.scope != "token" or d.status != "active" or d.action not in STOPPING or d.reissued or not owners.get(d.value):
-            continue
-        used = {net: NetworkUse(n, 0, first, last) for net, n, first, last in rows(con, """
-            SELECT gw_net(client_ip, ip_num) AS net, count(*), min(ts), max(ts) FROM requests
-            WHERE ts >= ? AND ts < ? AND token = ? AND gw_net(client_ip, ip_num) IS NOT NULL GROUP BY 1""",
-            [window.start, window.end, d.value])}
+    for d in stolen:
+        used = networks[d.value]
         keep = sorted(net for net in used if net not in owners[d.value])
         if not keep:
             continue  # the thieves share the owner's networks: only the whole token can be stopped

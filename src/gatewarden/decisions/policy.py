@@ -53,8 +53,7 @@ def decide(con: duckdb.DuckDBPyConnection, cfg: DecisionsConfig, window: Window,
             d.status, d.status_reason = "allowlisted", why
     if cfg.narrow_broad:
         decisions += narrow_broad(con, decisions, window, legit)
-    victims = legit_traffic.victim_tokens(con, window, cfg.supporting_detectors)
-    decisions += narrow_stolen_tokens(con, decisions, window, legit_traffic.owner_networks(con, window, victims))
+    decisions += narrow_stolen_tokens(con, decisions, window, legit_traffic.owner_networks(con, legit))
     for d in decisions:
         if d.status == "active" and (why := allow.why(d.scope, d.value, d.match)):
             d.status, d.status_reason = "allowlisted", why
