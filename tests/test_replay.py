@@ -19,13 +19,14 @@ def test_matcher_every_key_must_match_and_cidrs_contain(tmp_path, db_path, cli):
     rules = [replay.Rule("net", {"client_ip": "192.0.2.0/29"}),  # .0-.7 of the farm: 8 of its 10 addresses
              replay.Rule("both", {"token": "key_leaked01", "client_ip": "203.0.113.7"}),
              replay.Rule("v6", {"client_ip": "2001:db8:1:2::/64"}),
+             replay.Rule("one", {"client_ip": "192.0.2.9"}), replay.Rule("host", {"client_ip": "192.0.2.8/32"}),
              replay.Rule("fp", {"ja4": "t13d_bad", "user_agent": "nope"}),
              replay.Rule("unknown", {"no_such_field": "x"})]
     m = replay.Matcher(con, rules)
     got = dict(con.execute(f"SELECT rule_id, count(*) FROM ({m.hits_sql('SELECT rowid AS req_key, * FROM requests')}) GROUP BY 1")
                .fetchall())
     con.close()
-    assert got == {"net": 80, "both": 4, "v6": 30}
+    assert got == {"net": 80, "both": 4, "v6": 30, "one": 10, "host": 10}
     assert m.unmatchable == ["unknown"] and m.bad_address == []
 
 

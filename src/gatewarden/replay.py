@@ -105,13 +105,15 @@ class Matcher:
         for keys in self.keysets:
             conds = [f"u.keyset = '{'|'.join(keys)}'"]
             for k in keys:
-                if k in _RANGE_FIELDS:
-                    conds.append("r.ip_num BETWEEN u.ip_lo AND u.ip_hi")
-                elif k in _INT_FIELDS:
+                if k in _INT_FIELDS:
                     conds.append(f"r.{_q(k)} = TRY_CAST(u.{_q(k)} AS INTEGER)")
-                else:
+                elif k not in _RANGE_FIELDS:
                     conds.append(f"CAST(r.{_q(k)} AS VARCHAR) = u.{_q(k)}")
-            parts.append(f"SELECT r.req_key, u.rule_id FROM ({source}) r JOIN {self.name}_rules u ON {' AND '.join(conds)}")
+            # A single address is an equality (a hash join); only networks need the range join.
+            shapes = [["u.ip_lo = u.ip_hi", "r.ip_num = u.ip_lo"], ["u.ip_lo < u.ip_hi", "r.ip_num BETWEEN u.ip_lo AND u.ip_hi"]] \
+                if any(k in _RANGE_FIELDS for k in keys) else [[]]
+            parts += [f"SELECT r.req_key, u.rule_id FROM ({source}) r JOIN {self.name}_rules u ON {' AND '.join(conds + shape)}"
+                      for shape in shapes]
         return " UNION ALL ".join(parts) or "SELECT CAST(NULL AS BIGINT) AS req_key, CAST(NULL AS VARCHAR) AS rule_id WHERE false"
 
 
