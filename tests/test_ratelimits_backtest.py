@@ -25,7 +25,7 @@ def limiter(rows: list[tuple], endpoint: str, window_s: int, lim: int) -> dict[s
     seen: dict[tuple, int] = defaultdict(int)
     rejected = {"legit": 0, "other": 0}
     entities: dict[str, set] = {"legit": set(), "other": set()}
-    for req_key, entity, ts, legit, ep in sorted(rows, key=lambda r: (r[2], r[0])):
+    for _req_key, entity, ts, legit, ep in sorted(rows, key=lambda r: (r[2], r[0])):
         if endpoint not in ("*", ep):
             continue
         bucket = (entity, int((ts - datetime(1970, 1, 1)).total_seconds()) // window_s)

@@ -70,12 +70,12 @@ def _keyed(con: duckdb.DuckDBPyConnection, window: Window, legit: str) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rl_win AS
         SELECT r.req_key, r.ts, coalesce(r.endpoint, '/') AS endpoint, r.token, r.client_ip, r.ja4, l.req_key IS NOT NULL AS legit
         FROM ({window_source(window.start, window.end)}) r LEFT JOIN (SELECT DISTINCT req_key FROM {legit}) l USING (req_key)""")
-    union = " UNION ALL ".join(
-        f"SELECT '{key}' AS key, CAST({field} AS VARCHAR) AS entity, endpoint, ts, req_key, legit FROM rl_win WHERE {field} IS NOT NULL"
-        for key, field in KEYS.items())
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE rl_keyed AS
-        WITH k AS ({union}) SELECT endpoint, key, entity, ts, req_key, legit FROM k
-        UNION ALL SELECT '*', key, entity, ts, req_key, legit FROM k""")
+    # A view, one branch per key and endpoint grouping: each reader scans the narrow rl_win (a filter on `legit` or
+    # `endpoint` reaches every branch) instead of a stored copy of the day x keys x 2.
+    con.execute("CREATE OR REPLACE TEMP VIEW rl_keyed AS " + " UNION ALL ".join(
+        f"SELECT {grouping} AS endpoint, '{key}' AS key, CAST({field} AS VARCHAR) AS entity, ts, req_key, legit "
+        f"FROM rl_win WHERE {field} IS NOT NULL"
+        for grouping in ("endpoint", "'*'") for key, field in KEYS.items()))
 
 
 def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
@@ -138,7 +138,8 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
                    CASE WHEN before >= lim THEN n - n_legit WHEN n_legit = 0 THEN n - quota ELSE 0 END
             FROM rejecting WHERE before >= lim OR n_legit = 0 OR n_legit = n
             UNION ALL  -- buckets of one kind
-            SELECT endpoint, key, window_s, entity, CASE WHEN n_legit = n THEN n - lim ELSE 0 END, CASE WHEN n_legit = 0 THEN n - lim ELSE 0 END
+            SELECT endpoint, key, window_s, entity,
+                   CASE WHEN n_legit = n THEN n - lim ELSE 0 END, CASE WHEN n_legit = 0 THEN n - lim ELSE 0 END
             FROM rl_over WHERE n_legit = 0 OR n_legit = n),
         per_entity AS (SELECT endpoint, key, window_s, entity, sum(legit) AS legit, sum(other) AS other FROM rejected GROUP BY ALL)
         SELECT endpoint, key, window_s,

@@ -68,8 +68,7 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
     WHERE ((hours >= {int(min_hours)} AND nets <= 2) OR browses OR token IN (SELECT token FROM history))
       AND token NOT IN (SELECT token FROM accused)""", [window.start, window.end, supporting, window.start])
     victims = victim_tokens(con, window, supporting)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_owner_nets AS {_owner_networks_sql(min_hours)}",
-                {"start": window.start, "end": window.end, "tokens": victims})
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {into}_owner_nets AS {_owner_networks_sql(into, min_hours)}", {"tokens": victims})
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {into} AS
     SELECT req_key, token FROM {into}_requests
@@ -101,22 +100,17 @@ def owner_networks(con: duckdb.DuckDBPyConnection, legit: str = "gw_legit") -> d
     return dict(owners)
 
 
-def _owner_networks_sql(min_hours: int) -> str:
-    """(token, net) for the tokens in $tokens: the networks where the owner is established, active in >= `min_hours`
-    quiet hours (hours in which the token used at most two networks, i.e. outside a fan-out) or loading pages there
-    (a person's browser: then where they browse is decisive, a replaying server never loads pages).
+def _owner_networks_sql(into: str, min_hours: int) -> str:
+    """(token, net) for the tokens in $tokens, from `into`_requests: the networks where the owner is established,
+    active in >= `min_hours` quiet hours (hours in which the token used at most two networks, i.e. outside a
+    fan-out) or loading pages there (a person's browser: then where they browse is decisive, a replaying server
+    never loads pages).
     Only tokens that also used other networks have owner networks: thieves on the owner's own networks can't be
     told apart there, and then the token has none."""
-    static = STATIC_PATH.replace("'", "''")
     return f"""
-    WITH r AS (SELECT token, client_ip, user_agent, ts, gw_net(client_ip, ip_num) AS net FROM requests
-               WHERE ts >= $start AND ts < $end AND token IN (SELECT unnest(CAST($tokens AS VARCHAR[])))),
-    browsing AS (SELECT DISTINCT client_ip, user_agent FROM requests
-                 WHERE ts >= $start AND ts < $end AND regexp_matches(coalesce(endpoint, path, ''), '{static}')),
-    per_hour AS MATERIALIZED (
-        SELECT r.token, r.net, date_trunc('hour', r.ts) AS hour, bool_or(b.client_ip IS NOT NULL) AS static
-        FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent
-        WHERE r.net IS NOT NULL GROUP BY ALL),
+    WITH per_hour AS MATERIALIZED (
+        SELECT token, net, date_trunc('hour', ts) AS hour, bool_or(browses) AS static FROM {into}_requests
+        WHERE token IN (SELECT unnest(CAST($tokens AS VARCHAR[]))) AND net IS NOT NULL GROUP BY ALL),
     quiet AS (SELECT token, hour FROM per_hour GROUP BY ALL HAVING count(*) <= 2),
     browsed AS (SELECT DISTINCT token, net FROM per_hour WHERE static),
     owners AS (
