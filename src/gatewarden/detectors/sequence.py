@@ -191,7 +191,14 @@ class SequenceDetector(Detector):
                 SELECT c.stratum, c.endpoint FROM cand c JOIN reach r ON r.stratum = c.stratum AND r.endpoint = c.endpoint
                 GROUP BY c.stratum, c.endpoint, r.sessions HAVING count(*) <= {s.max_skip_share} * r.sessions),
             v AS (SELECT c.* FROM cand c JOIN rule USING (stratum, endpoint)),
-            session_token AS (SELECT session_key, mode(token) AS token FROM gw_seq GROUP BY session_key),
+            -- A session's token is its most used one. Needed only for violating sessions and the other sessions of their
+            -- tokens: those all carry one of the tokens seen in a violating session.
+            v_tokens AS (SELECT DISTINCT token FROM gw_seq SEMI JOIN v USING (session_key) WHERE token IS NOT NULL),
+            session_token AS (
+                SELECT session_key, mode(token) AS token FROM gw_seq
+                SEMI JOIN (SELECT session_key FROM gw_seq WHERE token IN (SELECT token FROM v_tokens)
+                           UNION SELECT session_key FROM v) USING (session_key)
+                GROUP BY session_key),
             -- Per token, across its sessions: did one honour the order wherever it applied, how many hours was it active.
             tokens AS (
                 SELECT t.token, count(DISTINCT date_trunc('hour', q.ts)) AS hours,
