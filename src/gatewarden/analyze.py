@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 
 from gatewarden.config import Config
-from gatewarden.db import scalar
+from gatewarden.db import rows, scalar
 from gatewarden.detectors import DETECTORS
 from gatewarden.detectors.base import FINDING_COLUMNS, Window
 from gatewarden.errors import GatewardenError, UsageError
@@ -68,24 +68,28 @@ def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: l
     try:
         # Re-analysing a window replaces its findings, so a re-run is idempotent.
         con.execute("DELETE FROM findings WHERE window_start = ? AND window_end = ?", [window.start, window.end])
+        kept = _temp_tables(con)
         for cls in enabled:
             if on_detector:
                 on_detector(cls.name, len(enabled))
             detector = cls(_settings(cfg, cls.name))
             sql = detector.findings_sql(con, window)
-            if not sql:
-                counts[cls.name] = 0
-                continue
-            before = scalar(con, "SELECT count(*) FROM findings")
-            con.execute(
-                f"""INSERT INTO findings ({cols}, finding_id, run_id, window_start, window_end)
-                SELECT {selected},
-                       substr(sha256(concat_ws('|', detector, scope, value, metric, ?, ?)), 1, 16),
-                       ?, ?, ?
-                FROM ({sql})""",
-                [window.start.isoformat(), window.end.isoformat(), run_id, window.start, window.end],
-            )
-            counts[cls.name] = scalar(con, "SELECT count(*) FROM findings") - before
+            counts[cls.name] = 0
+            if sql:
+                before = scalar(con, "SELECT count(*) FROM findings")
+                con.execute(
+                    f"""INSERT INTO findings ({cols}, finding_id, run_id, window_start, window_end)
+                    SELECT {selected},
+                           substr(sha256(concat_ws('|', detector, scope, value, metric, ?, ?)), 1, 16),
+                           ?, ?, ?
+                    FROM ({sql})""",
+                    [window.start.isoformat(), window.end.isoformat(), run_id, window.start, window.end],
+                )
+                counts[cls.name] = scalar(con, "SELECT count(*) FROM findings") - before
+            # A detector's working tables are its own (nothing downstream reads them): freed now, they no longer
+            # weigh on the memory limit of the detectors after it and of decide and report in the same run.
+            for table in sorted(_temp_tables(con) - kept):
+                con.execute(f'DROP TABLE "{table}"')
         con.execute("DELETE FROM analysis_runs WHERE run_id = ?", [run_id])
         con.execute(
             "INSERT INTO analysis_runs VALUES (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
@@ -96,6 +100,10 @@ def analyze(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, only: l
         con.rollback()
         raise
     return AnalysisResult(run_id, window, n, counts)
+
+
+def _temp_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {name for (name,) in rows(con, "SELECT table_name FROM duckdb_tables() WHERE temporary")}
 
 
 def _settings(cfg: Config, name: str):
