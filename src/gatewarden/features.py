@@ -192,19 +192,21 @@ def _sessions_sql() -> str:
 
     The window functions sort only these few columns: sorting whole rows of the day by session was the most
     expensive step of the analysis, in time and in memory. Ties in time follow req_key (file and line order).
+    Bases are partitioned by their 64-bit hash: long strings sharing prefixes (`ip:203.0.113.`) sort slowly,
+    and two bases would have to collide in 64 bits to share a partition.
     """
     return f"""
     CREATE OR REPLACE TEMP TABLE gw_session AS
     WITH g AS (
-        SELECT req_key, session_base, ts, is_static, session_id IS NOT NULL AS has_cookie,
+        SELECT req_key, hash(session_base) AS base, ts, is_static, session_id IS NOT NULL AS has_cookie,
             CASE WHEN lag(ts) OVER w IS NULL OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
                  THEN 1 ELSE 0 END AS new_session,
-            epoch(ts - lag(ts) OVER w) AS gap_s
+            epoch(ts - lag(ts) OVER w) AS gap_s, row_number() OVER w AS step
         FROM gw_stage
-        WINDOW w AS (PARTITION BY session_base ORDER BY ts, req_key)
+        WINDOW w AS (PARTITION BY hash(session_base) ORDER BY ts, req_key)
     )
-    SELECT req_key, session_base, is_static, has_cookie, gap_s,
-        CAST(sum(new_session) OVER (PARTITION BY session_base ORDER BY ts, req_key ROWS UNBOUNDED PRECEDING) AS INTEGER)
+    SELECT req_key, base, is_static, has_cookie, gap_s,
+        CAST(sum(new_session) OVER (PARTITION BY base ORDER BY step ROWS UNBOUNDED PRECEDING) AS INTEGER)
             AS session_no
     FROM g
     """
@@ -219,10 +221,10 @@ def _session_evidence_sql() -> str:
     """
     return """
     CREATE OR REPLACE TEMP TABLE gw_session_evidence AS
-    SELECT session_base, session_no,
+    SELECT base, session_no,
         CASE WHEN count(*) >= 6 AND stddev_pop(gap_s) / nullif(avg(gap_s), 0) < 0.1 THEN 0.7 ELSE 0.0 END AS e_timing,
         CASE WHEN NOT bool_or(is_static) AND NOT bool_or(has_cookie) THEN 0.3 ELSE 0.0 END AS e_session
-    FROM gw_session GROUP BY session_base, session_no
+    FROM gw_session GROUP BY base, session_no
     """
 
 
@@ -238,7 +240,7 @@ def _automation_sql() -> str:
             se.e_timing, se.e_session
         FROM gw_stage st
         JOIN gw_session ks ON ks.req_key = st.req_key
-        JOIN gw_session_evidence se ON se.session_base = st.session_base AND se.session_no = ks.session_no
+        JOIN gw_session_evidence se ON se.base = ks.base AND se.session_no = ks.session_no
     )
     SELECT * EXCLUDE (e_ua, e_timing, e_session),
         CASE WHEN bot_score IS NOT NULL THEN CASE WHEN bot_score < 30 THEN 1.0 ELSE 0.0 END
