@@ -49,9 +49,10 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
         requests = f"""SELECT req_key, token, ts, client_ip, user_agent, gw_net(client_ip, ip_num) AS net,
                               coalesce(regexp_matches(coalesce(endpoint, path), '{static}'), false) AS is_static
                        FROM ({window_source(window.start, window.end)})"""
+    # `r` is read twice; from `win` two scans cost less than writing a copy of the day, the regex path keeps one copy.
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE {into}_requests AS
-    WITH r AS ({requests}),
+    WITH r AS {"NOT MATERIALIZED" if from_win else "MATERIALIZED"} ({requests}),
     browsing AS (SELECT DISTINCT client_ip, user_agent FROM r WHERE is_static)
     SELECT r.req_key, r.token, r.ts, r.net, b.client_ip IS NOT NULL AS browses
     FROM r LEFT JOIN browsing b ON b.client_ip = r.client_ip AND b.user_agent IS NOT DISTINCT FROM r.user_agent""")
