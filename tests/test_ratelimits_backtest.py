@@ -44,10 +44,11 @@ def test_backtest_matches_a_request_by_request_limiter(reqs: list[tuple], lims: 
     rows = [(i, entity, DAY + offset, legit, endpoint) for i, (entity, offset, legit, endpoint) in enumerate(reqs)]
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("CREATE TEMP TABLE rl_keyed (endpoint VARCHAR, key VARCHAR, entity VARCHAR, ts TIMESTAMP, req_key BIGINT, legit BOOLEAN)")
-    con.executemany("INSERT INTO rl_keyed VALUES (?, 'token', ?, ?, ?, ?)",
-                    [[ep, entity, ts, req_key, legit] for req_key, entity, ts, legit, ep in rows]
-                    + [["*", entity, ts, req_key, legit] for req_key, entity, ts, legit, ep in rows])
+    con.execute("""CREATE TEMP TABLE rl_win (req_key BIGINT, ts TIMESTAMP, endpoint VARCHAR, token VARCHAR, client_ip VARCHAR,
+                                            ja4 VARCHAR, legit BOOLEAN)""")
+    con.executemany("INSERT INTO rl_win VALUES (?, ?, ?, ?, NULL, NULL, ?)",
+                    [[req_key, ts, ep, entity, legit] for req_key, entity, ts, legit, ep in rows])
+    ratelimits.keyed_view(con)
     published = [{"endpoint": ep, "key": "token", "window_s": w, "limit": lim} for ep, w, lim in lims]
     ratelimits.backtest(con, published)
     for limit in published:

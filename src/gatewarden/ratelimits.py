@@ -66,20 +66,44 @@ def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, headro
 
 
 def _keyed(con: duckdb.DuckDBPyConnection, window: Window, legit: str) -> None:
-    """rl_keyed(endpoint, key, entity, ts, req_key, legit): every request once per key it carries, per endpoint and for `*`."""
+    """rl_win: the window's requests with their keys and whether they look legitimate; the view rl_keyed over it."""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE rl_win AS
         SELECT r.req_key, r.ts, coalesce(r.endpoint, '/') AS endpoint, r.token, r.client_ip, r.ja4, l.req_key IS NOT NULL AS legit
         FROM ({window_source(window.start, window.end)}) r LEFT JOIN (SELECT DISTINCT req_key FROM {legit}) l USING (req_key)""")
-    # A view, one branch per key and endpoint grouping: each reader scans the narrow rl_win (a filter on `legit` or
-    # `endpoint` reaches every branch) instead of a stored copy of the day x keys x 2.
+    keyed_view(con)
+
+
+def keyed_view(con: duckdb.DuckDBPyConnection) -> None:
+    """rl_keyed(endpoint, key, entity, ts, req_key, legit) over rl_win: every request once per key it carries, per endpoint
+    and for `*`. A view: its readers filter it (legitimate-looking requests, a few entities) and scan the narrow rl_win
+    instead of a stored copy of the day x keys x 2; the backtest's full count goes to rl_win branch by branch."""
     con.execute("CREATE OR REPLACE TEMP VIEW rl_keyed AS " + " UNION ALL ".join(
-        f"SELECT {grouping} AS endpoint, '{key}' AS key, CAST({field} AS VARCHAR) AS entity, ts, req_key, legit "
-        f"FROM rl_win WHERE {field} IS NOT NULL"
-        for grouping in ("endpoint", "'*'") for key, field in KEYS.items()))
+        _keyed_select(key, grouping) for grouping in ("endpoint", "'*'") for key in KEYS))
+
+
+def _keyed_select(key: str, grouping: str) -> str:
+    return (f"SELECT {grouping} AS endpoint, '{key}' AS key, CAST({KEYS[key]} AS VARCHAR) AS entity, ts, req_key, legit "
+            f"FROM rl_win WHERE {KEYS[key]} IS NOT NULL")
+
+
+def _count_minutes(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
+    """rl_minutes(endpoint, key, entity, bucket, n, n_legit): requests per entity and UTC minute for each limited
+    (endpoint, key), one aggregate per key and endpoint grouping straight from rl_win. (One aggregate over the whole
+    rl_keyed view, 6 x the day, ran out of memory at 10M requests under the 1GB limit instead of spilling.)"""
+    con.execute("""CREATE OR REPLACE TEMP TABLE rl_minutes
+                   (endpoint VARCHAR, key VARCHAR, entity VARCHAR, bucket BIGINT, n BIGINT, n_legit BIGINT)""")
+    for key in KEYS:
+        endpoints = {s["endpoint"] for s in limits if s["key"] == key}
+        for grouping, wanted in (("endpoint", endpoints - {"*"}), ("'*'", endpoints & {"*"})):
+            if wanted:
+                con.execute(f"""INSERT INTO rl_minutes
+                    SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT), count(*), count(*) FILTER (WHERE legit)
+                    FROM ({_keyed_select(key, grouping)}) WHERE endpoint IN (SELECT unnest(CAST(? AS VARCHAR[]))) GROUP BY ALL""",
+                            [sorted(wanted)])
 
 
 def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
-    """Adds `backtest` to each limit: the window's requests (in rl_keyed, from `recommend`) a fixed-window limiter at the
+    """Adds `backtest` to each limit: the window's requests (rl_win and rl_keyed, from `recommend`) a fixed-window limiter at the
     limit's `limit` would reject, with the entities that hit it, for legitimate-looking requests and for the rest apart."""
     con.execute("CREATE OR REPLACE TEMP TABLE rl_limits (endpoint VARCHAR, key VARCHAR, window_s INTEGER, lim BIGINT)")
     if limits:
@@ -87,10 +111,7 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     # Requests per entity and bucket, legitimate-looking ones apart, from the UTC minute up: each window is a whole
     # multiple of the one before and aligned on the epoch, so its buckets are sums of the smaller window's
     # (floor(floor(t / a) / k) = floor(t / (a k))).
-    con.execute("""CREATE OR REPLACE TEMP TABLE rl_minutes AS
-        SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT) AS bucket,
-               count(*) AS n, count(*) FILTER (WHERE legit) AS n_legit
-        FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key FROM rl_limits) USING (endpoint, key) GROUP BY ALL""")
+    _count_minutes(con, limits)
     totals = {(r["endpoint"], r["key"]): r for r in dicts(con, """
         SELECT endpoint, key, sum(n_legit) AS legit, sum(n - n_legit) AS other FROM rl_minutes GROUP BY ALL""")}
     # A fixed-window limiter rejects the requests of a bucket beyond its first `lim`, in arrival order (time, then
@@ -98,19 +119,20 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     # legitimate-looking or none) the order does not matter: n - lim of that kind. In a mixed one, minutes before the
     # lim-th request are all accepted and minutes after it all rejected, so only the minute holding the cut is ranked
     # request by request: a busy entity such as a shared JA4 is never sorted as a whole.
-    over, counts, counts_window = [], "rl_minutes", 60
+    over, rollups, counts, counts_window = [], [], "rl_minutes", 60
     for window_s in WINDOWS_S:
         if window_s != counts_window:
             con.execute(f"""CREATE OR REPLACE TEMP TABLE rl_counts_{window_s} AS
                 SELECT endpoint, key, entity, bucket // {window_s // counts_window} AS bucket, sum(n) AS n, sum(n_legit) AS n_legit
                 FROM {counts} GROUP BY ALL""")
             counts, counts_window = f"rl_counts_{window_s}", window_s
+            rollups.append(counts)
         over.append(f"""SELECT c.endpoint, c.key, {window_s} AS window_s, l.lim, c.entity, c.bucket, c.n, c.n_legit
                         FROM {counts} c JOIN rl_limits l ON l.endpoint = c.endpoint AND l.key = c.key AND l.window_s = {window_s}
                         WHERE c.n > l.lim""")
     con.execute(f"CREATE OR REPLACE TEMP TABLE rl_over AS {' UNION ALL '.join(over)}")
-    for window_s in WINDOWS_S[1:]:
-        con.execute(f"DROP TABLE IF EXISTS rl_counts_{window_s}")
+    for table in rollups:
+        con.execute(f"DROP TABLE {table}")
     hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, """
         WITH mixed AS (SELECT endpoint, key, window_s, lim, entity, bucket FROM rl_over WHERE n_legit > 0 AND n_legit < n),
         minutes AS (
