@@ -35,6 +35,7 @@ from gatewarden.replay import window_source
 KEYS = {"token": "token", "ip": "client_ip", "fingerprint": "ja4"}  # key -> canonical field
 WINDOWS_S = (60, 600, 3600, 86400)  # each a multiple of the one before: the backtest sums buckets into the next window's
 STATISTIC = "p99"
+MINUTE = "CAST(floor(epoch(ts) / 60) AS BIGINT)"  # the backtest's smallest bucket: every window is a sum of these
 
 
 def confidence(entities: int) -> str:
@@ -45,11 +46,15 @@ def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, headro
               min_entities: int = 5) -> list[dict]:
     """Tonight's raw recommendations. `legit` is a table of req_key of legitimate-looking requests (decisions/legit.py)."""
     _keyed(con, window, legit)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE rl_buckets AS
-        SELECT endpoint, key, w.window_s, entity, floor(epoch(ts) / w.window_s) AS bucket, count(*) AS n
-        FROM rl_keyed CROSS JOIN (SELECT unnest([{', '.join(map(str, WINDOWS_S))}]) AS window_s) w
-        WHERE legit GROUP BY ALL""")
+    # One aggregate per key and endpoint grouping, as in the backtest's counts (one over the whole view can exhaust memory).
+    con.execute("""CREATE OR REPLACE TEMP TABLE rl_buckets
+                   (endpoint VARCHAR, key VARCHAR, window_s INTEGER, entity VARCHAR, bucket DOUBLE, n BIGINT)""")
+    for key in KEYS:
+        for grouping in ("endpoint", "'*'"):
+            con.execute(f"""INSERT INTO rl_buckets
+                SELECT endpoint, key, w.window_s, entity, floor(epoch(ts) / w.window_s) AS bucket, count(*) AS n
+                FROM ({_keyed_select(key, grouping)}) CROSS JOIN (SELECT unnest([{', '.join(map(str, WINDOWS_S))}]) AS window_s) w
+                WHERE legit GROUP BY ALL""")
     stats = dicts(con, f"""
         WITH peaks AS (SELECT endpoint, key, window_s, entity, max(n) AS peak FROM rl_buckets GROUP BY ALL)
         SELECT endpoint, key, window_s, count(*) AS entities,
@@ -97,7 +102,7 @@ def _count_minutes(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
         for grouping, wanted in (("endpoint", endpoints - {"*"}), ("'*'", endpoints & {"*"})):
             if wanted:
                 con.execute(f"""INSERT INTO rl_minutes
-                    SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT), count(*), count(*) FILTER (WHERE legit)
+                    SELECT endpoint, key, entity, {MINUTE}, count(*), count(*) FILTER (WHERE legit)
                     FROM ({_keyed_select(key, grouping)}) WHERE endpoint IN (SELECT unnest(CAST(? AS VARCHAR[]))) GROUP BY ALL""",
                             [sorted(wanted)])
 
@@ -133,7 +138,7 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE rl_over AS {' UNION ALL '.join(over)}")
     for table in rollups:
         con.execute(f"DROP TABLE {table}")
-    hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, """
+    hits = {(r["endpoint"], r["key"], r["window_s"]): r for r in dicts(con, f"""
         WITH mixed AS (SELECT endpoint, key, window_s, lim, entity, bucket FROM rl_over WHERE n_legit > 0 AND n_legit < n),
         minutes AS (
             SELECT endpoint, key, window_s, lim, entity, bucket, minute, n, n_legit,
@@ -148,7 +153,7 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
         ranked AS (
             SELECT c.endpoint, c.key, c.window_s, c.entity, r.legit, c.quota,
                    row_number() OVER (PARTITION BY c.endpoint, c.key, c.window_s, c.entity, c.minute ORDER BY r.ts, r.req_key) AS nth
-            FROM (SELECT endpoint, key, entity, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, ts, req_key, legit
+            FROM (SELECT endpoint, key, entity, {MINUTE} AS minute, ts, req_key, legit
                   FROM rl_keyed SEMI JOIN (SELECT DISTINCT endpoint, key, entity FROM cut) USING (endpoint, key, entity)) r
                  JOIN cut c USING (endpoint, key, entity, minute)),
         rejected AS (
