@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewarden.secrets import _BEARER_ANYWHERE, _JWT_ANYWHERE, _SECRET_PARAMS, _SK_ANYWHERE, redact_sql
-from gatewarden.sources import prefetched
+from gatewarden.sources import ReadProblem, prefetched, read_line_batches
 
 FRAGMENTS = ["/v1/chat", "?", "&", "=", "token=", "api_key=", "KEY=", "eyJhbGciOi", ".eyJzdWIi", ".sig", "sk-",
              "abcdefghijklmnopqrstuvwxyz", "Bearer ", "BASIC ", "bearer", " ", "#", "é", "%20", "-", "_", "0123456789"]
@@ -66,3 +66,31 @@ def test_prefetched_consumer_can_stop_early():
         if item == 2:
             break
     assert len(produced) < 10  # the reader stopped instead of running ahead through the whole file
+
+
+LINE_BYTES = [b"a", b"GET /v1", b"\n", b"\r", b"\r\n", b"\xff", b"\xc3\xa9", b"\xc3", b" ", b"\x00", b"x" * 40]
+
+
+def _reference_lines(data: bytes) -> list[tuple[int, str]]:
+    """What the reader promises, the slow way: split on \\n, escape non-UTF-8 bytes, drop trailing \\r."""
+    if not data:
+        return []
+    parts = data.split(b"\n")
+    if data.endswith(b"\n"):
+        parts.pop()
+    return [(n, p.decode("utf-8", errors="backslashreplace").rstrip("\r")) for n, p in enumerate(parts, start=1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(LINE_BYTES), max_size=80).map(b"".join), st.integers(min_value=1, max_value=64))
+def test_line_batches_are_the_plain_split_whatever_the_chunk_size(tmp_path_factory, data, chunk_bytes):
+    # Through the prefetching thread, as ingest reads: the reader refills its buffer while the previous
+    # batch is still held, so a batch that pointed into the buffer would change under its consumer.
+    path = tmp_path_factory.mktemp("lines") / "access.log"
+    path.write_bytes(data)
+    problems: list[ReadProblem] = []
+    batches = list(prefetched(read_line_batches(path, chunk_bytes, problems)))
+    got = [row for b in batches for row in zip(b.table.column("source_line").to_pylist(),
+                                                 b.table.column("line").to_pylist(), strict=True)]
+    assert got == _reference_lines(data)
+    assert problems == []

@@ -30,6 +30,7 @@ from gatewarden.secrets import TokenClassifier, redact_sql
 from gatewarden.sources import ReadProblem, content_hash, expand_paths, prefetched, read_line_batches
 
 Progress = Callable[[Path, int], None]
+PARALLEL_SCAN_ROWS = 16_384
 
 
 @dataclass
@@ -160,7 +161,9 @@ class Ingestor:
         problems: list[ReadProblem] = []
         sql = parser.select_sql()
         for batch in prefetched(read_line_batches(path, self.cfg.ingest.chunk_mb << 20, problems)):
-            self.con.register(LINES, batch.table)
+            # Registered as many small record batches: DuckDB scans an Arrow table one batch per thread,
+            # and a batch of 200k lines in a single chunk kept one of the two cores idle for half the parse.
+            self.con.register(LINES, pa.Table.from_batches(batch.table.to_batches(max_chunksize=PARALLEL_SCAN_ROWS)))
             try:
                 self._load_batch(sql, path, parser, result)
             finally:
@@ -178,12 +181,14 @@ class Ingestor:
         con = self.con
         con.execute(
             # The raw line is kept only where a reject needs it: copying every accepted line is wasted work.
+            # Only rejected lines are tested for being blank (a line with a timestamp is not): trimming every
+            # line cost a fifth of the parse.
             f"""CREATE OR REPLACE TEMP TABLE gw_parsed AS
             SELECT * REPLACE (CASE WHEN reject_reason IS NOT NULL THEN raw END AS raw)
-            FROM (SELECT * REPLACE (coalesce(
-                CASE WHEN raw IS NOT NULL AND trim(raw) = '' THEN 'empty line' END,
+            FROM (SELECT * REPLACE (CASE WHEN reject_reason IS NOT NULL OR ts IS NULL THEN coalesce(
+                CASE WHEN trim(raw) = '' THEN 'empty line' END,
                 reject_reason,
-                CASE WHEN ts IS NULL THEN 'timestamp missing or not understood' END) AS reject_reason)
+                'timestamp missing or not understood') END AS reject_reason)
             FROM ({parsed_sql}))"""
         )
         self._register_token_map()

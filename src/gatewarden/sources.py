@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import zstandard
@@ -123,48 +124,74 @@ def _decode(data: bytes) -> str:
 def _split(text: str, first_line: int) -> LineBatch:
     lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
     lines = pc.utf8_rtrim(lines, characters="\r")
-    numbers = pa.array(range(first_line, first_line + len(lines)), pa.int64())
-    return LineBatch(pa.table({"source_line": numbers, "line": lines}), first_line)
+    return LineBatch(pa.table({"source_line": _numbers(first_line, len(lines)), "line": lines}), first_line)
+
+
+def _numbers(first_line: int, count: int) -> pa.Array:
+    return pa.array(np.arange(first_line, first_line + count, dtype=np.int64))
+
+
+def _split_buffer(buf: bytearray, newlines: np.ndarray, first_line: int) -> LineBatch:
+    """The lines of buf[:newlines[-1] + 1] as one Arrow array, without decoding into Python strings.
+
+    On this path the bytes are copied once (Arrow's trim of the line ends): the offsets come from the
+    newline positions and the string array is laid over the buffer itself. Bytes that are not UTF-8
+    take the decoding path instead, which escapes them."""
+    offsets = np.empty(len(newlines) + 1, np.int64)
+    offsets[0] = 0
+    offsets[1:] = newlines + 1
+    over = pa.LargeStringArray.from_buffers(len(newlines), pa.py_buffer(offsets), pa.py_buffer(buf))
+    try:
+        over.validate(full=True)
+    except pa.ArrowInvalid:
+        return _split(_decode(bytes(buf[: newlines[-1]])), first_line)
+    lines = pc.utf8_rtrim(over, characters="\r\n")
+    return LineBatch(pa.table({"source_line": _numbers(first_line, len(lines)), "line": lines}), first_line)
 
 
 def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem]) -> Iterator[LineBatch]:
     """Yield batches of whole lines. A truncated or corrupt archive yields what was readable and
-    appends a ReadProblem instead of raising, so the good lines before the damage are kept."""
+    appends a ReadProblem instead of raising, so the good lines before the damage are kept.
+
+    One buffer is filled and reused: the part of a line cut by the end of a chunk moves to its front,
+    and the buffer grows only for a line longer than a chunk."""
     next_line = 1
-    carry = b""
+    buf = bytearray(chunk_bytes)
+    filled = 0  # bytes of buf holding data: the carried part of a line, then what was read after it
     with open_decompressed(path) as f:
-        damaged = False
-        while not damaged:
-            # Read in 64 KB pieces: a decompressor that fails mid-read discards the whole read,
-            # so small pieces keep everything decoded before the damage.
-            pieces: list[bytes] = []
-            size = 0
-            while size < chunk_bytes:
+        # A decompressor that fails mid-read discards the whole read, so compressed input is read in
+        # 64 KB pieces to keep everything decoded before the damage.
+        piece_bytes = chunk_bytes if compression_of(path) is None else 1 << 16
+        damaged = at_end = False
+        while not (damaged or at_end):
+            start = filled
+            while filled < len(buf):
                 try:
-                    piece = f.read(min(1 << 16, chunk_bytes - size))
+                    got = f.readinto(memoryview(buf)[filled : filled + piece_bytes])
                 except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
-                    # The cut-off last line (in `carry`) still goes through the parser and is rejected on its own.
+                    # The cut-off last line (still in buf) goes through the parser and is rejected on its own.
                     problems.append(ReadProblem(f"compressed stream is damaged ({type(exc).__name__}: {exc})"))
                     damaged = True
                     break
-                if not piece:
+                if not got:
+                    at_end = True
                     break
-                pieces.append(piece)
-                size += len(piece)
-            block = b"".join(pieces)
-            if not block:
+                filled += got
+            if filled == start:
                 break
-            data = carry + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data  # a single line longer than the chunk: keep accumulating
+            newlines = np.flatnonzero(np.frombuffer(buf, np.uint8, count=filled) == 10)
+            if not len(newlines):
+                if filled == len(buf):
+                    buf += bytearray(chunk_bytes)  # a single line longer than the chunk: keep accumulating
                 continue
-            carry = data[cut + 1 :]
-            batch = _split(_decode(data[:cut]), next_line)
+            batch = _split_buffer(buf, newlines, next_line)
             next_line += batch.table.num_rows
             yield batch
-    if carry:
-        yield _split(_decode(carry), next_line)
+            cut = int(newlines[-1]) + 1
+            buf[: filled - cut] = buf[cut:filled]
+            filled -= cut
+    if filled:
+        yield _split(_decode(bytes(buf[:filled])), next_line)
 
 
 _DONE = object()
