@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatewarden.parsers.base import sql_str
+from gatewarden.parsers.common import REQUEST_LINE, request_line_struct
 from gatewarden.secrets import _BEARER_ANYWHERE, _JWT_ANYWHERE, _SECRET_PARAMS, _SK_ANYWHERE, redact_sql
 from gatewarden.sources import ReadProblem, prefetched, read_line_batches
 
@@ -94,3 +96,20 @@ def test_line_batches_are_the_plain_split_whatever_the_chunk_size(tmp_path_facto
                                                  b.table.column("line").to_pylist(), strict=True)]
     assert got == _reference_lines(data)
     assert problems == []
+
+
+REQUEST_PARTS = ["GET", "POST", "M-1", " ", "  ", "/v1/x", "HTTP/1.1", "A/1", "a", "\t", "\r", "?q=1", "HTTP/", "/", "é",
+                 "x y"]
+
+
+SHAPED_REQUEST = st.tuples(st.sampled_from(["GET", "M-1", "get", ""]), st.sampled_from([" ", "  ", "\t", ""]),
+                           st.sampled_from(["/v1/x", "A/1", "x y", "é", ""]), st.sampled_from([" ", "  ", ""]),
+                           st.sampled_from(["HTTP/1.1", "A/1", "HTTP/", ""])).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(SHAPED_REQUEST, st.lists(st.sampled_from(REQUEST_PARTS), max_size=8).map("".join)))
+def test_request_line_shortcut_captures_what_the_regex_captures(con, line):
+    shortcut = con.execute(f"SELECT {request_line_struct('$1')}", [line]).fetchone()[0]
+    regex = con.execute(f"SELECT regexp_extract($1, {sql_str(REQUEST_LINE)}, ['m', 'p', 'v'])", [line]).fetchone()[0]
+    assert shortcut == regex

@@ -9,8 +9,8 @@ Newer ALB versions append fields; they are matched and ignored.
 
 from __future__ import annotations
 
-from gatewarden.parsers.base import LINES, LineParser, dash_null, parsed_select, sql_str
-from gatewarden.parsers.common import QUOTED, REQUEST_LINE, absolute_uri_host, origin_form, regex_struct, unescape
+from gatewarden.parsers.base import LINES, LineParser, dash_null, parsed_select
+from gatewarden.parsers.common import QUOTED, absolute_uri_host, origin_form, regex_struct, request_line_struct, unescape
 
 ALB = (
     r"^(?P<type>https?|h2|grpcs|wss?) (?P<time>\d{4}-\d\d-\d\dT\S+) (?P<elb>\S+) (?P<client>\S+) (?P<target>\S+) "
@@ -28,7 +28,7 @@ class Alb(LineParser):
     summary = "AWS Application Load Balancer access logs"
 
     def select_sql(self) -> str:
-        req = f"regexp_extract(r.request, {sql_str(REQUEST_LINE)}, ['m', 'p', 'v'])"
+        req = request_line_struct("r.request")
         target = f"coalesce(nullif({req}.p, ''), {dash_null('r.request')})"
         times = "[TRY_CAST(r.t1 AS DOUBLE), TRY_CAST(r.t2 AS DOUBLE), TRY_CAST(r.t3 AS DOUBLE)]"
         fields = {

@@ -17,11 +17,21 @@ SESSION_COOKIES = ("session", "session_id", "sessionid", "sid", "sess", "phpsess
 
 # Request lines: `METHOD target [PROTO]`; anything else (TLS handshakes, shellcode) is kept as raw text.
 REQUEST_LINE = r"^([A-Z][A-Z0-9_-]{0,19}) +(.+?)(?: +([A-Z]+/[0-9.]+))?$"
+# Nearly every request line: one space between three parts. A capture-free DFA proves the shape and the parts
+# come out of plain splits, exactly as REQUEST_LINE would capture them (it halves the cost of the field).
+PLAIN_REQUEST_LINE = r"[A-Z][A-Z0-9_-]{0,19} [^ ]+ [A-Z]+/[0-9.]+"
 
 
 def regex_struct(expr: str, pattern: str, names: list[str]) -> str:
     """One regex evaluation returning a struct of named groups ('' where a group did not take part)."""
     return f"regexp_extract({expr}, {sql_str(pattern)}, [{', '.join(sql_str(n) for n in names)}])"
+
+
+def request_line_struct(expr: str) -> str:
+    """Struct (m, p, v) of a request line: method, target and protocol ('' where absent)."""
+    plain = ", ".join(f"{name} := split_part({expr}, ' ', {i})" for i, name in enumerate("mpv", start=1))
+    return (f"CASE WHEN regexp_full_match({expr}, {sql_str(PLAIN_REQUEST_LINE)}) THEN struct_pack({plain}) "
+            f"ELSE regexp_extract({expr}, {sql_str(REQUEST_LINE)}, ['m', 'p', 'v']) END")
 
 
 def unescape(expr: str) -> str:

@@ -8,8 +8,8 @@ offset; they are read as UTC. Lines with no client (start-up, worker notices) ar
 
 from __future__ import annotations
 
-from gatewarden.parsers.base import LINES, LineParser, dash_null, parsed_select, sql_str
-from gatewarden.parsers.common import QUOTED, REQUEST_LINE, absolute_uri_host, regex_struct, unescape
+from gatewarden.parsers.base import LINES, LineParser, dash_null, parsed_select
+from gatewarden.parsers.common import QUOTED, absolute_uri_host, regex_struct, request_line_struct, unescape
 
 NGINX_ERROR = (
     r"^(?P<t>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<level>[a-z]+)\] \d+#\d+: (?:\*\d+ )?(?P<msg>.*?)"
@@ -32,7 +32,7 @@ def apache_client(expr: str) -> str:
 
 
 def nginx_error_fields(e: str) -> dict[str, str]:
-    request = f"regexp_extract({unescape(e + '.request')}, {sql_str(REQUEST_LINE)}, ['m', 'p', 'v'])"
+    request = request_line_struct(unescape(e + ".request"))
     return {
         "ts": f"CAST(try_strptime({e}.t, '%Y/%m/%d %H:%M:%S') AS TIMESTAMP)",
         "client_ip": dash_null(f"{e}.client"),

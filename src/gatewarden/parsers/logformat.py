@@ -13,15 +13,15 @@ import re
 from dataclasses import dataclass
 
 from gatewarden.errors import UsageError
-from gatewarden.parsers.base import LINES, dash_null, parsed_select, sql_str
+from gatewarden.parsers.base import LINES, dash_null, parsed_select
 from gatewarden.parsers.common import (
     QUOTED,
-    REQUEST_LINE,
     SESSION_COOKIES,
     absolute_uri_host,
     first_address,
     graphql_from_body,
     regex_struct,
+    request_line_struct,
     seconds_to_ms,
     session_from_cookie_header,
     strip_port,
@@ -106,7 +106,7 @@ class CompiledFormat:
 
     def _request(self, host: str | None) -> dict[str, str]:
         if self.has("request"):
-            req = f"regexp_extract({self.ref('request')}, {sql_str(REQUEST_LINE)}, ['m', 'p', 'v'])"
+            req = request_line_struct(self.ref("request"))
             method, path = f"nullif({req}.m, '')", f"coalesce(nullif({req}.p, ''), {dash_null(self.ref('request'))})"
         else:
             method = dash_null(self.ref("request_method")) if self.has("request_method") else "NULL"
