@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 
+import duckdb
 import zstandard
 
 from conftest import fetch
@@ -71,3 +73,23 @@ def test_zstd_directories_globs_and_reingest(tmp_path, db_path, cli):
     assert fetch(db_path, "SELECT count(*) FROM requests") == [(12,)]
     missing = cli("ingest", str(tmp_path / "nope-*.log"), "--db", db_path)
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_reingest_is_a_no_op_also_for_files_recorded_with_the_old_digest(tmp_path, db_path, cli):
+    log = tmp_path / "a.log"
+    log.write_text(good(3))
+    assert cli("ingest", log, "--db", db_path).exit_code == 0
+    [(recorded, loaded_at)] = fetch(db_path, "SELECT content_hash, ingested_at FROM ingested_files")
+    assert recorded.startswith("sha256:")
+    assert cli("ingest", log, "--db", db_path).exit_code == 0
+    assert fetch(db_path, "SELECT content_hash, ingested_at FROM ingested_files") == [(recorded, loaded_at)]
+    # A database written before the switch to sha256 holds bare blake2b digests: same content, still no reload.
+    legacy = hashlib.blake2b(log.read_bytes(), digest_size=16).hexdigest()
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("UPDATE ingested_files SET content_hash = ?", [legacy])
+    assert cli("ingest", log, "--db", db_path).exit_code == 0
+    assert fetch(db_path, "SELECT content_hash, ingested_at FROM ingested_files") == [(legacy, loaded_at)]
+    log.write_text(good(4))
+    assert cli("ingest", log, "--db", db_path).exit_code == 0
+    assert fetch(db_path, "SELECT count(*), max(content_hash) LIKE 'sha256:%' FROM ingested_files") == [(1, True)]
+    assert fetch(db_path, "SELECT count(*) FROM requests") == [(4,)]

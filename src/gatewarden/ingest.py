@@ -51,6 +51,11 @@ class IngestRefused(GatewardenError):
     """A file whose rejected share is above ingest.max_reject_ratio."""
 
 
+def _same_content(recorded: str, digest: str, path: Path) -> bool:
+    # Files recorded before the switch to sha256 carry a bare blake2b digest.
+    return recorded == digest or (":" not in recorded and recorded == content_hash(path, "blake2b"))
+
+
 def _canonical_insert(cfg: Config, source_file: str) -> str:
     return f"""
     INSERT INTO requests
@@ -122,7 +127,7 @@ class Ingestor:
         source = str(path)
         digest = content_hash(path)
         previous = rows(self.con, "SELECT content_hash FROM ingested_files WHERE source_file = ?", [source])
-        if previous and previous[0][0] == digest:
+        if previous and _same_content(previous[0][0], digest, path):
             return FileResult(path, "unchanged")
         parser = sniff(self.con, path, self.options) if self.fmt == "auto" else make_parser(self.fmt, self.options)
         result = FileResult(path, "replaced" if previous else "ingested", parser.name)
