@@ -78,17 +78,21 @@ def test_valve_trips_on_a_night_that_would_block_a_corporate_nat(tmp_path, db_pa
     assert [o for (o,) in outcomes] == ["written", "safety_valve"]
 
 
-def test_stolen_token_is_stopped_on_the_thieves_networks_only(tmp_path, db_path, cli):
+def _stolen_key_day(tmp_path, db_path, cli, thieves):
+    """An owner on one network in quiet hours, then the thieves' addresses within the hour, and the finding."""
     day = benign_and_attack_lines()
     owner = "198.51.100.201"
     for hour in range(2, 8):  # the owner: one address, a few calls in each of six quiet hours
         day += [{"ts": f"2026-11-20T{hour:02d}:{m:02d}:00Z", "client_ip": owner, "path": "/v1/embeddings", "status": 200,
                  "token": "key_owned01", "user_agent": "sdk/1.0"} for m in (5, 25, 45)]
-    thieves = [f"100.{64 + k}.7.9" for k in range(20)]  # then resold: twenty networks within the hour
-    day += [{"ts": f"2026-11-20T12:{k:02d}:{s:02d}Z", "client_ip": ip, "path": "/v1/chat/completions", "status": 200,
+    day += [{"ts": f"2026-11-20T{12 + k // 60}:{k % 60:02d}:{s:02d}Z", "client_ip": ip, "path": "/v1/chat/completions", "status": 200,
              "token": "key_owned01", "user_agent": "python"} for k, ip in enumerate(thieves) for s in (1, 31)]
     assert cli("ingest", write_log(tmp_path / "a.jsonl", day), "--db", db_path).exit_code == 0
     insert_findings(db_path, [finding("token_ip_fanout", "token", "key_owned01", {"token": "key_owned01"}, "high", "distinct_ips", 21, 4)])
+
+
+def test_stolen_token_is_stopped_on_the_thieves_networks_only(tmp_path, db_path, cli):
+    _stolen_key_day(tmp_path, db_path, cli, [f"100.{64 + k}.7.9" for k in range(20)])  # resold: twenty networks
     result = cli("decide", "--out", tmp_path / "out", "--db", db_path)
     assert result.exit_code == 0, result.output
     active = json.loads((tmp_path / "out/decisions.json").read_text())["decisions"]
@@ -97,3 +101,18 @@ def test_stolen_token_is_stopped_on_the_thieves_networks_only(tmp_path, db_path,
     assert all(d["scope"] == "token" and d["value"] == f"key_owned01@{d['match']['client_ip']}" for d in active
                if d["match"].get("token") == "key_owned01")
     assert "198.51.100.0/24" in cli("explain", "key_owned01", "--db", db_path).output
+
+
+def test_key_resold_through_many_networks_is_stopped_by_the_ranges_around_its_owner(tmp_path, db_path, cli):
+    # 150 thieves' networks: more than the 120 ranges making up the address space without the owner's /24 (24 for
+    # IPv4, 96 for IPv6 without its IPv4-mapped part). 148 sit in 0.0.0.0/1, one in 200.0.0.0/5, one in 2000::/3; the
+    # owner's 198.51.100.0/24 is in none of them.
+    thieves = [f"100.{64 + k % 60}.{k // 60}.9" for k in range(148)] + ["203.0.113.9", "2001:db8:7::9"]
+    _stolen_key_day(tmp_path, db_path, cli, thieves)
+    result = cli("decide", "--out", tmp_path / "out", "--db", db_path)
+    assert result.exit_code == 0, result.output
+    active = json.loads((tmp_path / "out/decisions.json").read_text())["decisions"]
+    stolen = {d["match"]["client_ip"]: d for d in active if d["match"].get("token") == "key_owned01"}
+    assert sorted(stolen) == ["0.0.0.0/1", "200.0.0.0/5", "2000::/3"]
+    assert [stolen[r]["evidence"]["requests"] for r in sorted(stolen)] == [296, 2, 2]
+    assert "the address ranges holding its thieves' 150 networks" in cli("explain", "key_owned01", "--db", db_path).output

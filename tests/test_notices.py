@@ -42,3 +42,15 @@ def test_one_notice_per_token_with_plain_reason_and_next_step(tmp_path):
     assert burst["action"] == "throttle"
     assert "60 requests within 5 minutes" in burst["reason"]
     assert "at most 1.4 requests per minute" in burst["next_step"]
+
+
+def test_key_stopped_everywhere_but_its_owners_networks_says_so(tmp_path):
+    con = connect(DatabaseConfig(path=tmp_path / "gw.duckdb"))
+    leak = [{"detector": "token_ip_fanout", "metric": "nets", "value": 900.0, "threshold": 6.0}]
+    for net in ("0.0.0.0/1", "200.0.0.0/5", "2000::/3"):
+        add(con, f"h:abc@{net}", "block", {"token": "h:abc", "client_ip": net}, leak)
+    [notice] = build_notices(con, "run1", "support@example.com")
+    con.close()
+    assert notice["action"] == "block outside your own networks"
+    assert "everywhere except the networks you normally use it from" in notice["next_step"]
+    assert "3 networks" not in notice["next_step"]

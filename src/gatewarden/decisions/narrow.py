@@ -11,6 +11,8 @@ fingerprint). The broad decision stays in history as `suppressed`, saying what i
 
 from __future__ import annotations
 
+import ipaddress
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,6 +25,7 @@ from gatewarden.detectors.base import Window
 from gatewarden.replay import STOPPING, Matcher, Rule, window_source
 
 BROAD = ("asn", "fingerprint")
+IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,12 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
                          owners: dict[str, set[str]]) -> list[Decision]:
     """A stolen token's decision narrowed to the networks its thieves use: `{token, client_ip: network}` for every
     network of its traffic that is not one of its owner's established networks (decisions.legit.owner_networks).
-    The owner keeps working from home while the customer notice tells them to rotate the key."""
+    The owner keeps working from home while the customer notice tells them to rotate the key.
+
+    A key resold through proxies is used from thousands of networks; one rule each would flood the gateway. Thieves
+    in more networks than there are ranges making up the address space without the owner's networks (24 around each
+    IPv4 /24, 96 + 64 per /64 for IPv6) are stopped by those of the ranges that hold their traffic instead (typically
+    a handful): the token then works only from the owner's networks."""
     stolen = [d for d in decisions
               if d.scope == "token" and d.status == "active" and d.action in STOPPING and not d.reissued and owners.get(d.value)]
     if not stolen:
@@ -90,14 +98,46 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
     out = []
     for d in stolen:
         used = networks[d.value]
-        keep = sorted(net for net in used if net not in owners[d.value])
-        if not keep:
+        thieves = {net: use for net, use in used.items() if net not in owners[d.value]}
+        if not thieves:
             continue  # the thieves share the owner's networks: only the whole token can be stopped
+        # One rule per thief network while that takes no more rules than the ranges around the owner's networks would.
+        ranges = address_space_without(owners[d.value])
+        targets = thieves if len(thieves) <= len(ranges) else grouped_by_range(ranges, thieves)
         d.status = "suppressed"
-        d.status_reason = (f"stolen credential: narrowed to {len(keep)} network(s) other than the owner's "
-                           f"{', '.join(sorted(owners[d.value]))}")
-        for net in keep:
+        d.status_reason = (f"stolen credential: narrowed to {len(targets)} network(s) other than the owner's "
+                           f"{', '.join(sorted(owners[d.value]))}"
+                           + (f": the address ranges holding its thieves' {len(thieves)} networks" if targets is not thieves else ""))
+        for net in sorted(targets):
             value = f"{d.value}@{net}"
-            out.append(used[net].narrowed(d, id=decision_id("token", value, window), value=value,
-                                          match={**d.match, "client_ip": net}, status_reason=f"narrowed from token {d.value}"))
+            out.append(targets[net].narrowed(d, id=decision_id("token", value, window), value=value,
+                                             match={**d.match, "client_ip": net}, status_reason=f"narrowed from token {d.value}"))
     return out
+
+
+def address_space_without(owned: set[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The disjoint ranges that make up all IPv4 and IPv6 addresses except the `owned` networks, in address order.
+    IPv6 leaves out ::ffff:0:0/96, where the replay's address axis (and ip_num) holds the IPv4 addresses."""
+    owned_nets = [ipaddress.ip_network(n) for n in owned]
+    ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for everything, mapped in ((ipaddress.ip_network("0.0.0.0/0"), []), (ipaddress.ip_network("::/0"), [IPV4_MAPPED])):
+        pieces = [everything]
+        for own in mapped + [n for n in owned_nets if n.version == everything.version]:
+            pieces = [p for piece in pieces for p in (piece.address_exclude(own) if own.subnet_of(piece) else [piece])]
+        ranges += sorted(pieces, key=lambda r: int(r.network_address))
+    return ranges
+
+
+def grouped_by_range(ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+                     uses: dict[str, NetworkUse]) -> dict[str, NetworkUse]:
+    """`uses` (network -> evidence) summed by the range of `ranges` holding each network; ranges holding none are left out."""
+    starts = [(r.version, int(r.network_address)) for r in ranges]
+    grouped: dict[str, NetworkUse] = {}
+    for net, use in uses.items():
+        n = ipaddress.ip_network(net)
+        # The ranges are disjoint and in order, so the one holding `n` is the last starting at or before it.
+        key = str(ranges[bisect_right(starts, (n.version, int(n.network_address))) - 1])
+        seen = grouped.get(key)
+        grouped[key] = use if seen is None else NetworkUse(
+            seen.requests + use.requests, seen.clean + use.clean, min(seen.first_seen, use.first_seen), max(seen.last_seen, use.last_seen))
+    return grouped

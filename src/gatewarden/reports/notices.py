@@ -1,16 +1,17 @@
 """Customer notices: for each token with an active decision, what happens, why in plain words, and what to do.
 
 One notice per token, however many decisions name it: a stolen key is stopped on each network its
-thieves use (`{token, client_ip}` decisions) while its owner keeps working, and the customer needs
-one message saying so. The words come from the decisions' reasons (detector, metric, value,
-threshold), so a notice never says more than the evidence; a metric with no sentence below gets a
-literal one.
+thieves use (`{token, client_ip}` decisions), or everywhere but its owner's networks when they are
+many, while its owner keeps working, and the customer needs one message saying so. The words come
+from the decisions' reasons (detector, metric, value, threshold), so a notice never says more than
+the evidence; a metric with no sentence below gets a literal one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,11 @@ def sentence(reason: dict[str, Any], hours: float) -> str | None:
     return SENTENCES.get(metric, "{metric} was {value}, above {threshold}").format(**fields)
 
 
-def next_step(action: str, stolen: bool, networks: int, per_minute: float | None, support: str) -> str:
+def next_step(action: str, stolen: bool, networks: int, per_minute: float | None, support: str,
+              outside_yours: bool = False) -> str:
     if stolen:
-        where = f" on the {networks:,} networks it was misused from" if networks else ""
+        where = (" everywhere except the networks you normally use it from" if outside_yours
+                 else f" on the {_networks(networks)} it was misused from" if networks else "")
         return (f"Your key looks stolen: we stopped it{where}. Rotate the key now, revoke the old one and check where it "
                 "was stored or shared (code, CI logs, client apps).")
     if action == "throttle":
@@ -98,18 +101,30 @@ def _notice(token: str, decisions: list[dict[str, Any]], support: str) -> dict[s
     offences = max(d["offence_count"] or 1 for d in decisions)
     repeat = f" This is offence number {offences}, so the measure lasts longer." if offences > 1 else ""
     networks = sum(1 for d in decisions if d["network"])
+    # Address ranges wider than one network: a key resold through many networks is stopped everywhere but its owner's.
+    outside_yours = any(_wider_than_one_network(d["network"]) for d in decisions if d["network"])
     stolen = networks > 0 or any(r.get("metric") in STOLEN for r in reasons)
     per_minute = (strongest["limit_requests"] * 60 / strongest["limit_per_s"]
                   if strongest["limit_requests"] and strongest["limit_per_s"] else None)
     return {
         "token": token,
-        "action": strongest["action"] + (f" on {networks:,} networks" if networks else ""),
+        "action": strongest["action"] + (" outside your own networks" if outside_yours
+                                         else f" on {_networks(networks)}" if networks else ""),
         "reason": reason[0].upper() + reason[1:] + "." + repeat,
         "window_start": strongest["window_start"].isoformat(),
         "window_end": strongest["window_end"].isoformat(),
         "expires_at": max(d["expires_at"] for d in decisions).isoformat() if strongest["expires_at"] else None,
-        "next_step": next_step(strongest["action"], stolen, networks, per_minute, support),
+        "next_step": next_step(strongest["action"], stolen, networks, per_minute, support, outside_yours),
     }
+
+
+def _networks(n: int) -> str:
+    return f"{n:,} network" + ("" if n == 1 else "s")
+
+
+def _wider_than_one_network(cidr: str) -> bool:
+    net = ipaddress.ip_network(cidr, strict=False)
+    return net.prefixlen < (24 if net.version == 4 else 64)
 
 
 def write_notices(notices: list[dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
