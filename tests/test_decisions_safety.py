@@ -116,3 +116,21 @@ def test_key_resold_through_many_networks_is_stopped_by_the_ranges_around_its_ow
     assert sorted(stolen) == ["0.0.0.0/1", "200.0.0.0/5", "2000::/3"]
     assert [stolen[r]["evidence"]["requests"] for r in sorted(stolen)] == [296, 2, 2]
     assert "the address ranges holding its thieves' 150 networks" in cli("explain", "key_owned01", "--db", db_path).output
+
+
+def test_fingerprint_spread_over_many_networks_is_narrowed_to_the_ranges_around_its_clean_callers(tmp_path, db_path, cli):
+    # The clean callers' common fingerprint, also used by a farm from 150 networks: more than the 120 ranges making up
+    # the address space without the clean callers' one network (198.51.100.0/24).
+    farm = [f"100.{64 + k % 60}.{k // 60}.9" for k in range(148)] + ["203.0.114.9", "2001:db8:7::9"]
+    day = benign_and_attack_lines() + [
+        {"ts": f"2026-11-20T{12 + k // 60}:{k % 60:02d}:{s:02d}Z", "client_ip": ip, "path": "/v1/chat/completions",
+         "status": 200, "ja4": "t13d_clean1", "user_agent": "python"} for k, ip in enumerate(farm) for s in (1, 31)]
+    assert cli("ingest", write_log(tmp_path / "a.jsonl", day), "--db", db_path).exit_code == 0
+    insert_findings(db_path, [finding("fingerprint_quota", "fingerprint", "t13d_clean1", {"ja4": "t13d_clean1"}, "high")])
+    result = cli("decide", "--out", tmp_path / "out", "--db", db_path)
+    assert result.exit_code == 0, result.output  # the valve agrees: no clean caller is stopped
+    active = json.loads((tmp_path / "out/decisions.json").read_text())["decisions"]
+    narrowed = {d["match"]["client_ip"]: d for d in active if d["match"].get("ja4") == "t13d_clean1"}
+    assert sorted(narrowed) == ["0.0.0.0/1", "200.0.0.0/5", "2000::/3"]
+    assert [narrowed[r]["evidence"]["requests"] for r in sorted(narrowed)] == [296, 2, 2]
+    assert "the address ranges holding its 150 such networks" in cli("explain", "t13d_clean1", "--db", db_path).output

@@ -7,6 +7,9 @@ it is replaced by one decision per network (IPv4 /24, IPv6 /64) of its traffic t
 the ASN becomes cidr decisions, the fingerprint keeps its fields plus `client_ip` = the network.
 A broad decision whose traffic has no legitimate-looking request stays as it is (a scraper's own
 fingerprint). The broad decision stays in history as `suppressed`, saying what it was narrowed to.
+A fingerprint spread over more networks than there are address ranges around its legitimate-looking
+ones is narrowed to those ranges instead (its rules still name the fingerprint, so a range stops no
+one else); an ASN always gets one cidr per network, since a cidr rule names nothing else.
 """
 
 from __future__ import annotations
@@ -63,15 +66,23 @@ def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], wind
         by_net = nets.get(d.id, {})
         if not any(use.clean for use in by_net.values()):
             continue
-        keep = sorted(net for net, use in by_net.items() if use.clean == 0)
+        keep = {net: use for net, use in by_net.items() if use.clean == 0}
+        targets = keep
+        if d.scope == "fingerprint" and keep:
+            # A fingerprint's rules also name it, so a range stops nobody else: one rule per range around the networks
+            # with legitimate-looking traffic, when that takes fewer rules. (An ASN's cidr rules name nothing else.)
+            ranges = address_space_without({net for net, use in by_net.items() if use.clean})
+            if len(keep) > len(ranges):
+                targets = grouped_by_range(ranges, keep)
         d.status = "suppressed"
-        d.status_reason = (f"stops legitimate-looking traffic; narrowed to {len(keep)} network(s) without any"
+        d.status_reason = (f"stops legitimate-looking traffic; narrowed to {len(targets)} network(s) without any"
+                           + (f" (the address ranges holding its {len(keep)} such networks)" if targets is not keep else "")
                            if keep else "stops legitimate-looking traffic in every network it covers")
-        for net in keep:
+        for net in sorted(targets):
             scope, value = ("cidr", net) if d.scope == "asn" else (d.scope, f"{d.value}@{net}")
             match = {"client_ip": net} if d.scope == "asn" else {**d.match, "client_ip": net}
-            out.append(by_net[net].narrowed(d, id=decision_id(scope, value, window), scope=scope, value=value, match=match,
-                                            status_reason=f"narrowed from {d.scope} {d.value}"))
+            out.append(targets[net].narrowed(d, id=decision_id(scope, value, window), scope=scope, value=value, match=match,
+                                             status_reason=f"narrowed from {d.scope} {d.value}"))
     return out
 
 
@@ -115,16 +126,20 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
     return out
 
 
-def address_space_without(owned: set[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """The disjoint ranges that make up all IPv4 and IPv6 addresses except the `owned` networks, in address order.
+def address_space_without(excluded: set[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The fewest CIDR ranges making up all IPv4 and IPv6 addresses except the `excluded` networks, in address order.
     IPv6 leaves out ::ffff:0:0/96, where the replay's address axis (and ip_num) holds the IPv4 addresses."""
-    owned_nets = [ipaddress.ip_network(n) for n in owned]
+    nets = [ipaddress.ip_network(n) for n in excluded] + [IPV4_MAPPED]
     ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for everything, mapped in ((ipaddress.ip_network("0.0.0.0/0"), []), (ipaddress.ip_network("::/0"), [IPV4_MAPPED])):
-        pieces = [everything]
-        for own in mapped + [n for n in owned_nets if n.version == everything.version]:
-            pieces = [p for piece in pieces for p in (piece.address_exclude(own) if own.subnet_of(piece) else [piece])]
-        ranges += sorted(pieces, key=lambda r: int(r.network_address))
+    for version, address in ((4, ipaddress.IPv4Address), (6, ipaddress.IPv6Address)):
+        cuts = sorted((int(n.network_address), int(n.broadcast_address)) for n in nets if n.version == version)
+        cursor, last = 0, (1 << (32 if version == 4 else 128)) - 1
+        for start, end in cuts:  # each gap between excluded networks, as the aligned blocks that tile it
+            if start > cursor:
+                ranges += ipaddress.summarize_address_range(address(cursor), address(start - 1))
+            cursor = max(cursor, end + 1)
+        if cursor <= last:
+            ranges += ipaddress.summarize_address_range(address(cursor), address(last))
     return ranges
 
 
