@@ -68,7 +68,7 @@ def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], wind
             continue
         keep = {net: use for net, use in by_net.items() if use.clean == 0}
         targets = keep
-        if d.scope == "fingerprint" and keep:
+        if d.scope == "fingerprint" and len(keep) > FEWEST_RANGES:
             # A fingerprint's rules also name it, so a range stops nobody else: one rule per range around the networks
             # with legitimate-looking traffic, when that takes fewer rules. (An ASN's cidr rules name nothing else.)
             ranges = address_space_without({net for net, use in by_net.items() if use.clean})
@@ -141,6 +141,12 @@ def address_space_without(excluded: set[str]) -> list[ipaddress.IPv4Network | ip
         if cursor <= last:
             ranges += ipaddress.summarize_address_range(address(cursor), address(last))
     return ranges
+
+
+# Excluding /24s and /64s splits ranges, so the space without them takes at least as many as the whole of it (IPv4,
+# and IPv6 without its IPv4-mapped block), unless one swallows whole ranges (::/64 holds the mapped block): up to
+# this many networks are narrowed one by one without computing the ranges.
+FEWEST_RANGES = len(address_space_without(set()))
 
 
 def grouped_by_range(ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
