@@ -1,7 +1,7 @@
 """Finding input files and reading them as batches of lines, whatever the compression.
 
 Lines reach DuckDB as Arrow batches of (source_line, line): decompression and splitting run in
-C (zlib/zstd, Python's codec, Arrow's split kernel), never a Python loop per line.
+C (zlib/zstd, numpy's newline search, Arrow's UTF-8 check and trim), never a Python loop per line.
 Bytes that are not UTF-8 become `\\xNN` escapes, as nginx itself logs them, so a line with a
 binary payload still parses and nothing is lost.
 """
