@@ -46,6 +46,10 @@ class NetworkUse:
         return replace(d, requests=self.requests, cost=cost, first_seen=self.first_seen, last_seen=self.last_seen,
                        status="active", **changes)
 
+    def __add__(self, other: NetworkUse) -> NetworkUse:
+        return NetworkUse(self.requests + other.requests, self.clean + other.clean,
+                          min(self.first_seen, other.first_seen), max(self.last_seen, other.last_seen))
+
 
 def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], window: Window, legit: str) -> list[Decision]:
     broad = [d for d in decisions if d.scope in BROAD and d.status == "active" and d.action in STOPPING and not d.reissued]
@@ -67,13 +71,8 @@ def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], wind
         if not any(use.clean for use in by_net.values()):
             continue
         keep = {net: use for net, use in by_net.items() if use.clean == 0}
-        targets = keep
-        if d.scope == "fingerprint" and len(keep) > FEWEST_RANGES:
-            # A fingerprint's rules also name it, so a range stops nobody else: one rule per range around the networks
-            # with legitimate-looking traffic, when that takes fewer rules. (An ASN's cidr rules name nothing else.)
-            ranges = address_space_without({net for net, use in by_net.items() if use.clean})
-            if len(keep) > len(ranges):
-                targets = grouped_by_range(ranges, keep)
+        # A fingerprint's rules also name it, so a range stops nobody else. (An ASN's cidr rules name nothing else.)
+        targets = fewest_rules(keep, {net for net, use in by_net.items() if use.clean}) if d.scope == "fingerprint" else keep
         d.status = "suppressed"
         d.status_reason = (f"stops legitimate-looking traffic; narrowed to {len(targets)} network(s) without any"
                            + (f" (the address ranges holding its {len(keep)} such networks)" if targets is not keep else "")
@@ -112,9 +111,7 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
         thieves = {net: use for net, use in used.items() if net not in owners[d.value]}
         if not thieves:
             continue  # the thieves share the owner's networks: only the whole token can be stopped
-        # One rule per thief network while that takes no more rules than the ranges around the owner's networks would.
-        ranges = address_space_without(owners[d.value])
-        targets = thieves if len(thieves) <= len(ranges) else grouped_by_range(ranges, thieves)
+        targets = fewest_rules(thieves, owners[d.value])
         d.status = "suppressed"
         d.status_reason = (f"stolen credential: narrowed to {len(targets)} network(s) other than the owner's "
                            f"{', '.join(sorted(owners[d.value]))}"
@@ -149,6 +146,15 @@ def address_space_without(excluded: set[str]) -> list[ipaddress.IPv4Network | ip
 FEWEST_RANGES = len(address_space_without(set()))
 
 
+def fewest_rules(uses: dict[str, NetworkUse], spared: set[str]) -> dict[str, NetworkUse]:
+    """`uses` (network -> evidence) as they are, one rule per network, or summed by the address ranges that make up the
+    space without the `spared` networks when those take fewer rules; the same object when nothing is grouped."""
+    if len(uses) <= FEWEST_RANGES:
+        return uses
+    ranges = address_space_without(spared)
+    return uses if len(uses) <= len(ranges) else grouped_by_range(ranges, uses)
+
+
 def grouped_by_range(ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
                      uses: dict[str, NetworkUse]) -> dict[str, NetworkUse]:
     """`uses` (network -> evidence) summed by the range of `ranges` holding each network; ranges holding none are left out."""
@@ -158,7 +164,5 @@ def grouped_by_range(ranges: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
         n = ipaddress.ip_network(net)
         # The ranges are disjoint and in order, so the one holding `n` is the last starting at or before it.
         key = str(ranges[bisect_right(starts, (n.version, int(n.network_address))) - 1])
-        seen = grouped.get(key)
-        grouped[key] = use if seen is None else NetworkUse(
-            seen.requests + use.requests, seen.clean + use.clean, min(seen.first_seen, use.first_seen), max(seen.last_seen, use.last_seen))
+        grouped[key] = grouped[key] + use if key in grouped else use
     return grouped
