@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatewarden.parsers.base import sql_str
-from gatewarden.parsers.common import REQUEST_LINE, request_line_struct
+from gatewarden.parsers.common import REQUEST_LINE, regex_struct, request_line_struct
+from gatewarden.parsers.logformat import VARIABLE, compile_log_format, nginx_text
 from gatewarden.secrets import _BEARER_ANYWHERE, _JWT_ANYWHERE, _SECRET_PARAMS, _SK_ANYWHERE, redact_sql
 from gatewarden.sources import ReadProblem, prefetched, read_line_batches
 
@@ -113,3 +114,57 @@ def test_request_line_shortcut_captures_what_the_regex_captures(con, line):
     shortcut = con.execute(f"SELECT {request_line_struct('$1')}", [line]).fetchone()[0]
     regex = con.execute(f"SELECT regexp_extract($1, {sql_str(REQUEST_LINE)}, ['m', 'p', 'v'])", [line]).fetchone()[0]
     assert shortcut == regex
+
+
+PLAIN_FORMATS = [
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+    '"$http_user_agent" $request_time "$http_x_api_key" "$http_x_ja4" "$cookie_session"',
+    '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i" %D',
+    '[$time_local] <$request_id> $remote_addr "$request" $status rt=$request_time $msec',
+]
+VALUES = {  # plain values of the variables with a shape; any other takes PLAIN_VALUES
+    "time_local": ["20/Nov/2026:01:00:00 +0100", "1/Jan/2026:23:59:59 -0500"], "status": ["200", "-"],
+    "msec": ["1732060800.123", "17"], "request_time": ["0.5", "-", "12"], "body_bytes_sent": ["0", "24", "-"],
+}
+PLAIN_VALUES = ["", "-", "a", "é", "0.5", "[x]"]
+TRICKY_VALUES = ["a b", '"', '\\"', "]", ">", "\\x22", "  ", "GET /v1/x HTTP/1.1", "x\\", "2000", "1 2",
+                 "20/Nov/2026:01:00:00"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(PLAIN_FORMATS), st.data())
+def test_log_format_shortcut_captures_what_the_regex_captures(con, text, data):
+    compiled = compile_log_format(text)
+    assert compiled.plain is not None
+    pieces = VARIABLE.split(nginx_text(text))
+    names = [a or b for a, b in zip(pieces[1::3], pieces[2::3], strict=True)]
+    plain = [data.draw(st.sampled_from(VALUES.get(name, PLAIN_VALUES)), name) for name in names]
+
+    def line(values: list[str], doubled: int = -1) -> str:
+        return pieces[0] + "".join(value + pieces[3 * n + 3].replace(" ", "  " if n == doubled else " ", 1)
+                                   for n, value in enumerate(values))
+
+    # The plain line, then each value made tricky in turn and each separator doubled: where a shortcut goes wrong.
+    lines = [line(plain)] + [line(plain, n) for n in range(len(names))]
+    lines += [line(plain[:n] + [tricky] + plain[n + 1:]) for n in range(len(names)) for tricky in TRICKY_VALUES]
+    cols = [f"v{i}" for i in range(len(compiled.variables))]
+    split = ", ".join(f"{n} := {v}" for n, v in zip(cols, ("line", *compiled.plain.values), strict=True))
+    rows = con.execute(
+        f"SELECT line, regexp_full_match(line, {sql_str(compiled.plain.pattern)}), struct_pack({split}), "
+        f"{regex_struct('line', compiled.pattern, cols)} FROM (SELECT line, string_split(line, '\"') AS parts "
+        f"FROM unnest($1::VARCHAR[]) AS t(line))", [lines]).fetchall()
+    for text_line, is_plain, shortcut, regex in rows:
+        if is_plain:
+            assert shortcut == regex, text_line
+
+
+def test_log_format_shortcut_takes_plain_lines_and_only_plannable_formats(con):
+    compiled = compile_log_format(PLAIN_FORMATS[0])
+    line = ('10.0.0.1 - - [20/Nov/2026:01:00:00 +0100] "GET /v1/models HTTP/1.1" 200 24 "-" "curl/8.5.0" 0.5 '
+            '"key_1" "t13d" "sess1"')
+    plain, v3 = con.execute(f"SELECT regexp_full_match($1, {sql_str(compiled.plain.pattern)}), "
+                            f"{compiled.plain.values[2]} FROM (SELECT string_split($1, '\"') AS parts)",
+                            [line]).fetchone()
+    assert plain and v3 == "20/Nov/2026:01:00:00 +0100"
+    assert compile_log_format('$host:$server_port "$request" [$time_local]').plain is None  # two values, one piece
+    assert compile_log_format('$remote_addr "$request $status" [$time_local]').plain is None  # two in quotes

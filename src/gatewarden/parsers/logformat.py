@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from gatewarden.errors import UsageError
-from gatewarden.parsers.base import LINES, dash_null, parsed_select
+from gatewarden.parsers.base import LINES, dash_null, parsed_select, sql_str
 from gatewarden.parsers.common import (
     QUOTED,
     SESSION_COOKIES,
@@ -27,6 +27,7 @@ from gatewarden.parsers.common import (
     strip_port,
     unescape,
 )
+from gatewarden.parsers.format_split import SplitPlan, split_plan
 
 VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -69,6 +70,7 @@ UNESCAPED = {"user_agent", "referer", "accept_language"}
 class CompiledFormat:
     pattern: str
     variables: tuple[str, ...]  # one per capture group, in order (group 1 is the whole line)
+    plain: SplitPlan | None = None  # the capture-free shortcut for plain lines, when the format allows one
 
     def has(self, name: str) -> bool:
         return name in self.variables
@@ -147,7 +149,14 @@ class CompiledFormat:
 
     def select_sql(self) -> str:
         names = [f"v{i}" for i in range(len(self.variables))]
-        inner = f"SELECT source_line, line, {regex_struct('line', self.pattern, names)} AS r FROM {LINES}"
+        captured = regex_struct("line", self.pattern, names)
+        if self.plain is None:
+            inner = f"SELECT source_line, line, {captured} AS r FROM {LINES}"
+        else:
+            split = ", ".join(f"{n} := {v}" for n, v in zip(names, ("line", *self.plain.values), strict=True))
+            inner = (f"SELECT source_line, line, CASE WHEN regexp_full_match(line, {sql_str(self.plain.pattern)}) "
+                     f"THEN struct_pack({split}) ELSE {captured} END AS r "
+                     f"FROM (SELECT source_line, line, string_split(line, '\"') AS parts FROM {LINES})")
         fields = self.fields()
         if "ts" not in fields:
             raise UsageError("The log format has no time variable.", "Add $time_local, $time_iso8601 or $msec to it.")
@@ -169,12 +178,18 @@ def config_text(text: str) -> str:
     return text
 
 
-def compile_log_format(text: str) -> CompiledFormat:
+def nginx_text(text: str) -> str:
+    """The format as nginx variables, from an nginx or Apache format string or config line."""
     text = config_text(text)
     if "%" in text and "$" not in text:
         from gatewarden.parsers.apache_format import apache_to_nginx
 
         text = apache_to_nginx(text)
+    return text
+
+
+def compile_log_format(text: str) -> CompiledFormat:
+    text = nginx_text(text)
     pieces = VARIABLE.split(text)  # literal, name-in-braces, name, literal, ...
     literals = pieces[0::3]
     names = [a or b for a, b in zip(pieces[1::3], pieces[2::3], strict=True)]
@@ -186,7 +201,7 @@ def compile_log_format(text: str) -> CompiledFormat:
         last = i == len(names) - 1 and after.strip() == ""
         regex.append("(" + _variable(name, before, after, last) + ")")
         regex.append(_literal(after))
-    return CompiledFormat("^(" + "".join(regex) + r")\s*$", ("",) + tuple(names))
+    return CompiledFormat("^(" + "".join(regex) + r")\s*$", ("",) + tuple(names), split_plan(text, SHAPES))
 
 
 def _literal(text: str) -> str:
