@@ -9,6 +9,10 @@ import duckdb
 import zstandard
 
 from conftest import fetch
+from gatewarden.config import Config
+from gatewarden.db import connect
+from gatewarden.ingest import Ingestor
+from gatewarden.parsers import ParserOptions
 
 GOOD = '1.2.3.{n} - - [20/Nov/2026:10:00:{n:02d} +0000] "GET /p{n} HTTP/1.1" 200 1 "-" "ua"\n'
 
@@ -93,3 +97,19 @@ def test_reingest_is_a_no_op_also_for_files_recorded_with_the_old_digest(tmp_pat
     assert cli("ingest", log, "--db", db_path).exit_code == 0
     assert fetch(db_path, "SELECT count(*), max(content_hash) LIKE 'sha256:%' FROM ingested_files") == [(1, True)]
     assert fetch(db_path, "SELECT count(*) FROM requests") == [(4,)]
+
+
+def test_a_file_of_many_batches_leaves_no_working_memory_behind(tmp_path):
+    # Each batch's working tables stayed in DuckDB's memory after they were replaced, so a big file grew the
+    # process with every batch (60 MB per million extras lines). Ingest now releases them after each batch.
+    cfg = Config.model_validate({"database": {"path": str(tmp_path / "gw.duckdb"), "memory_limit": "512MB"},
+                                 "ingest": {"chunk_mb": 1}})
+    path = tmp_path / "day.log"
+    path.write_text(good(50) * 600)  # ~2.5 MB: three batches
+    con = connect(cfg.database)
+    configured = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    [result] = Ingestor(con, cfg, ParserOptions(), "nginx").ingest([str(path)])
+    assert result.accepted == 30_000
+    held = con.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").fetchone()[0]
+    assert held < 1 << 20, f"{held} bytes of working tables left in memory"
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone() == configured

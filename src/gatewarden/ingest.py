@@ -23,7 +23,7 @@ from gatewarden.enrich.endpoints import endpoint_sql, query_keys_sql
 from gatewarden.enrich.ip import build_ip_map
 from gatewarden.errors import GatewardenError
 from gatewarden.parsers import FileParser, LineParser, Parser, ParserOptions, make_parser
-from gatewarden.parsers.base import LINES
+from gatewarden.parsers.base import LINES, sql_str
 from gatewarden.parsers.sniff import sniff
 from gatewarden.parsers.suggest import suggestion
 from gatewarden.secrets import TokenClassifier, redact_sql
@@ -31,6 +31,7 @@ from gatewarden.sources import ReadProblem, content_hash, expand_paths, prefetch
 
 Progress = Callable[[Path, int], None]
 PARALLEL_SCAN_ROWS = 16_384
+BATCH_TABLES = ("gw_parsed", "gw_ip_map", "gw_path_map", "gw_referer_map")
 
 
 @dataclass
@@ -148,7 +149,7 @@ class Ingestor:
             self._forget(source)
             raise
         finally:
-            for name in ("gw_parsed", "gw_ip_map", "gw_path_map", "gw_referer_map"):
+            for name in BATCH_TABLES:
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")
         return result
 
@@ -173,6 +174,7 @@ class Ingestor:
                 self._load_batch(sql, path, parser, result)
             finally:
                 self.con.unregister(LINES)
+            self._release_batch_memory()
             if self.progress:
                 self.progress(path, batch.table.num_rows)
         for problem in problems:
@@ -226,6 +228,20 @@ class Ingestor:
         result.accepted += total - rejected
         result.min_ts = min(x for x in (result.min_ts, lo) if x is not None) if (result.min_ts or lo) else None
         result.max_ts = max(x for x in (result.max_ts, hi) if x is not None) if (result.max_ts or hi) else None
+
+    def _release_batch_memory(self) -> None:
+        # A replaced or dropped working table keeps its memory in DuckDB's buffer pool until something needs it,
+        # so a big file grew the process with every batch (60 MB per million extras lines, up to memory_limit).
+        # Dropping the batch's tables, then lowering the limit for a moment, makes DuckDB free that memory and the
+        # cached blocks of committed rows, which ingest does not read again.
+        for name in BATCH_TABLES:
+            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        try:
+            self.con.execute("SET memory_limit = '1MB'")
+        except duckdb.OutOfMemoryException:
+            pass  # something else holds memory: it evicted what it could, which is all this is for
+        finally:
+            self.con.execute(f"SET memory_limit = {sql_str(self.cfg.database.memory_limit)}")
 
     def _register_token_map(self) -> None:
         raw = [r[0] for r in self.con.execute(
