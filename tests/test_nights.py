@@ -34,6 +34,28 @@ def night(path: Path, day: date, leaked_ips: int) -> Path:
     return path
 
 
+def test_daily_distinct_counts_match_count_distinct_and_are_zero_where_nothing_was_seen(cli, tmp_path, db_path):
+    day = date(2026, 11, 20)
+    anonymous = tmp_path / "anonymous.jsonl"  # no key and no ASN: both counts must be 0, not NULL or 1
+    anonymous.write_text("".join(json.dumps({"ts": f"2026-11-20T0{i}:00:00Z", "client_ip": "198.51.100.7",
+                                             "path": "/v1/models", "status": 200}) + "\n" for i in range(3)))
+    for path in (night(tmp_path / "day.jsonl", day, 4), anonymous):
+        assert cli("ingest", path, "--db", db_path).exit_code == 0
+    cfg = Config().model_copy(update={"database": Config().database.model_copy(update={"path": db_path})})
+    con = connect(cfg.database)
+    try:
+        record_day(con, cfg, day)
+        per_ip = """SELECT client_ip, count(*), count(DISTINCT token), count(DISTINCT asn) FROM requests
+                    GROUP BY ALL ORDER BY ALL"""
+        assert rows(con, "SELECT value, requests, distinct_tokens, distinct_asns FROM entity_daily "
+                         "WHERE scope = 'ip' ORDER BY ALL") == rows(con, per_ip)
+        assert ("198.51.100.7", 3, 0, 0) in rows(con, per_ip)
+        assert rows(con, "SELECT distinct_ips, distinct_tokens, distinct_asns FROM entity_daily WHERE scope = '*'") == \
+            rows(con, "SELECT count(DISTINCT client_ip), count(DISTINCT token), count(DISTINCT asn) FROM requests")
+    finally:
+        con.close()
+
+
 def test_daily_aggregates_are_replaced_and_survive_pruning(cli, tmp_path: Path, db_path: Path) -> None:
     day1, day2 = date(2026, 11, 20), date(2026, 11, 21)
     for day, n in ((day1, 40), (day2, 60)):
