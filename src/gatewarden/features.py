@@ -234,7 +234,10 @@ def _automation_sql() -> str:
     return """
     CREATE OR REPLACE TEMP TABLE win AS
     WITH ev AS (
-        SELECT st.* EXCLUDE (session_base), st.session_base || '#' || CAST(ks.session_no AS VARCHAR) AS session_key,
+        -- Without the columns no detector reads: at 10M extras requests `win` outgrows the memory limit, and the
+        -- unique session cookies alone weighed 400 MB of it.
+        SELECT st.* EXCLUDE (session_base, session_id, host, referer, bytes_out),
+            st.session_base || '#' || CAST(ks.session_no AS VARCHAR) AS session_key,
             CASE st.ua_class WHEN 'automation' THEN 0.9 WHEN 'headless' THEN 0.9 WHEN 'bot' THEN 0.95 WHEN 'empty' THEN 0.8
                              WHEN 'sdk' THEN 0.3 WHEN 'other' THEN 0.3 ELSE 0.0 END AS e_ua,
             se.e_timing, se.e_session
