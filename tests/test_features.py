@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+
+import duckdb
 
 from featurekit import CHROME, DAY, SDK, ingest, minutes, req, run, write_day
 from gatewarden.analyze import analyze, resolve_window
 from gatewarden.config import load_config
 from gatewarden.db import connect, dicts
+from gatewarden.detectors.sqlparts import ENTITY_KEYS
 
 
 def test_window_features(tmp_path, db_path, cli):
@@ -62,3 +66,13 @@ def test_endpoint_cost_and_hosting_config(tmp_path, db_path, cli):
     analyze(con, cfg, resolve_window(con, timedelta(hours=24), None), [])
     assert dicts(con, "SELECT DISTINCT cost, is_hosting FROM win") == [{"cost": 0.25, "is_hosting": True}]
     con.close()
+
+
+def test_fingerprint_match_breaks_ties_the_same_way_every_run():
+    # An entity whose requests split evenly between two user agents: unordered mode() picked whichever value a
+    # thread's partial count brought first (here "b"), so a rule's match could change between identical runs.
+    con = duckdb.connect()
+    match = ENTITY_KEYS["fingerprint"][1]
+    got = con.execute(f"SELECT {match} FROM (VALUES ('t13', NULL, 'b', 'en'), ('t13', NULL, 'a', 'en'), "
+                      "('t13', NULL, 'b', 'de'), ('t13', NULL, 'a', 'de')) t(ja4, ja3, user_agent, accept_language)").fetchone()
+    assert json.loads(got[0]) == {"ja4": "t13", "user_agent": "a", "accept_language": "de"}

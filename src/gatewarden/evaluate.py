@@ -136,7 +136,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, labels_path: Path, window: Window |
         e AS (SELECT grp, entity_scope, entity_value, avg(by_expected::INT) >= 0.5 AS e_expected,
                      avg(by_any::INT) >= 0.5 AS e_any, avg(high::INT) >= 0.5 AS e_high
               FROM g WHERE entity_value IS NOT NULL AND entity_value <> '' GROUP BY ALL),
-        r AS (SELECT grp, bool_or(is_attack) AS is_attack, mode(expected_detector) AS expected_detector, count(*) AS requests,
+        r AS (SELECT grp, bool_or(is_attack) AS is_attack,
+                     mode(expected_detector ORDER BY expected_detector) AS expected_detector, count(*) AS requests,
                      avg(by_expected::INT) AS rx, avg(by_any::INT) AS ra, avg(high::INT) AS rh FROM g GROUP BY grp),
         es AS (SELECT grp, count(*) AS entities, avg(e_expected::INT) AS ex, avg(e_any::INT) AS ea, avg(e_high::INT) AS eh
                FROM e GROUP BY grp)

@@ -175,7 +175,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, decisions_file: Path, label_files: 
                 "nullif(expected_detector, '') AS expected_detector "
                 "FROM read_csv(?, union_by_name := true, all_varchar := true)", [files])
     return dicts(con, f"""
-        SELECT l.scenario, bool_or(l.is_attack) AS is_attack, mode(l.expected_detector) AS expected_detector,
+        SELECT l.scenario, bool_or(l.is_attack) AS is_attack, mode(l.expected_detector ORDER BY l.expected_detector) AS expected_detector,
                count(*) AS requests, count(s.req_key) AS stopped, round(count(s.req_key) / count(*), 6) AS stopped_share,
                count(*) FILTER (WHERE s.req_key IS NOT NULL OR t.req_key IS NOT NULL) AS limited,
                round(count(*) FILTER (WHERE s.req_key IS NOT NULL OR t.req_key IS NOT NULL) / count(*), 6) AS limited_share

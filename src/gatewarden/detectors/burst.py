@@ -16,6 +16,7 @@ import duckdb
 from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
+from gatewarden.detectors.sqlparts import stable_mode
 from gatewarden.detectors.stats import findings_select, fingerprint_match
 from gatewarden.settings import DetectorSettings
 
@@ -91,9 +92,10 @@ class Burst(Detector):
         FROM t WHERE max_rate_5m >= threshold
         """, [day, day - timedelta(days=s.history_days)])
         parts = []
+        modes = [stable_mode(f"w.{c}") for c in ("ja4", "ja3", "user_agent", "accept_language")]
         for scope in SCOPES:
             match = ("json_object('token', c.value)" if scope == "token" else
-                     f"""(SELECT {fingerprint_match('mode(w.ja4)', 'mode(w.ja3)', 'mode(w.user_agent)', 'mode(w.accept_language)')}
+                     f"""(SELECT {fingerprint_match(*modes)}
                          FROM win w WHERE w.fingerprint = c.value)""")
             con.execute(f"""
             CREATE OR REPLACE TEMP TABLE gw_burst_{scope} AS

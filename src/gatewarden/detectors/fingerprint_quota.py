@@ -18,6 +18,7 @@ import duckdb
 from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
+from gatewarden.detectors.sqlparts import stable_mode
 from gatewarden.detectors.stats import findings_select, fingerprint_match, log_mad_threshold
 from gatewarden.settings import DetectorSettings
 
@@ -53,8 +54,9 @@ class FingerprintQuota(Detector):
         f AS (
             SELECT fingerprint, count(*) AS requests, count(DISTINCT client_ip) AS ips, count(DISTINCT net) AS nets,
                    count(DISTINCT asn) AS asns, count(DISTINCT session_key) AS sessions, avg(automated) AS automated_share,
-                   mode(ja4) AS ja4, mode(ja3) AS ja3, mode(user_agent) AS user_agent, count(DISTINCT user_agent) AS user_agents,
-                   mode(accept_language) AS accept_language, any_value(ua_family) AS ua_family,
+                   {stable_mode('ja4')} AS ja4, {stable_mode('ja3')} AS ja3,
+                   {stable_mode('user_agent')} AS user_agent, count(DISTINCT user_agent) AS user_agents,
+                   {stable_mode('accept_language')} AS accept_language, any_value(ua_family) AS ua_family,
                    any_value(ua_major) AS ua_major, bool_or(is_hosting) AS is_hosting
             FROM anon GROUP BY fingerprint
         ),

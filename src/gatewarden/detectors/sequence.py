@@ -33,7 +33,7 @@ import duckdb
 from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
-from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, sample_ids
+from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, sample_ids, stable_mode
 from gatewarden.settings import DetectorSettings
 
 
@@ -117,10 +117,10 @@ class SequenceDetector(Detector):
         signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
         common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
                 {sample_ids()} AS sample_request_ids,
-                CASE WHEN mode(q.token) IS NOT NULL THEN json_object('token', mode(q.token))
+                CASE WHEN {stable_mode('q.token')} IS NOT NULL THEN json_object('token', {stable_mode('q.token')})
                      ELSE {ENTITY_KEYS['fingerprint'][1]} END AS match"""
-        base_details = f"""'signals', any_value({signals}), 'steps', any_value(f.steps), 'token', mode(q.token),
-                'fingerprint', mode(q.fingerprint), 'client_ips', count(DISTINCT q.client_ip),
+        base_details = f"""'signals', any_value({signals}), 'steps', any_value(f.steps), 'token', {stable_mode('q.token')},
+                'fingerprint', {stable_mode('q.fingerprint')}, 'client_ips', count(DISTINCT q.client_ip),
                 'path', (list(q.endpoint ORDER BY q.step))[1:12], 'judged_sessions', {n_sessions}"""
         metrics = [
             ("sequence_surprise", "any_value(f.surprise)", "any_value(f.surprise_threshold)", "coalesce(f.surprising, false)",
@@ -195,7 +195,7 @@ class SequenceDetector(Detector):
             -- tokens: those all carry one of the tokens seen in a violating session.
             v_tokens AS (SELECT DISTINCT token FROM gw_seq SEMI JOIN v USING (session_key) WHERE token IS NOT NULL),
             session_token AS (
-                SELECT session_key, mode(token) AS token FROM gw_seq
+                SELECT session_key, {stable_mode('token')} AS token FROM gw_seq
                 SEMI JOIN (SELECT session_key FROM gw_seq WHERE token IN (SELECT token FROM v_tokens)
                            UNION SELECT session_key FROM v) USING (session_key)
                 GROUP BY session_key),

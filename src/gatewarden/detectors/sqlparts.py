@@ -7,6 +7,17 @@ from a finding selects exactly the requests the finding counted.
 
 from __future__ import annotations
 
+from gatewarden.detectors.stats import fingerprint_match
+
+
+def stable_mode(expr: str) -> str:
+    """Aggregate SQL: the most frequent non-NULL value of `expr`, the smallest of those tied. DuckDB's mode() gives
+    a tie to whichever thread's partial count arrives first, so the same day could name another user agent from
+    one run to the next; counting with histogram() costs the same and leaves nothing to chance."""
+    return (f"(list_sort(list_transform(map_entries(histogram({expr})), "
+            f"lambda e: struct_pack(n := -CAST(e.value AS BIGINT), k := e.key))))[1].k")
+
+
 # scope -> (expression over `win` giving the entity value, JSON `match` expression over aggregates)
 ENTITY_KEYS: dict[str, tuple[str, str]] = {
     "token": ("token", "json_object('token', value)"),
@@ -14,11 +25,8 @@ ENTITY_KEYS: dict[str, tuple[str, str]] = {
     "cidr": ("net", "json_object('client_ip', value)"),
     # A fingerprint is a hash of TLS stack + browser build + language + network kind; a gateway matches it on
     # the raw fields it stands for, as most of the entity's requests sent them (NULL members left out).
-    "fingerprint": ("fingerprint",
-                    "CAST('{' || array_to_string(list_filter(['\"ja4\":' || to_json(mode(ja4)), "
-                    "'\"ja3\":' || to_json(CASE WHEN mode(ja4) IS NULL THEN mode(ja3) END), "
-                    "'\"user_agent\":' || to_json(mode(user_agent)), "
-                    "'\"accept_language\":' || to_json(mode(accept_language))], lambda x: x IS NOT NULL), ',') || '}' AS JSON)"),
+    "fingerprint": ("fingerprint", "CAST(" + fingerprint_match(*(stable_mode(c) for c in (
+        "ja4", "ja3", "user_agent", "accept_language"))) + " AS JSON)"),
 }
 
 
