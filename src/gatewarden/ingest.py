@@ -232,8 +232,8 @@ class Ingestor:
     def _release_batch_memory(self) -> None:
         # A replaced or dropped working table keeps its memory in DuckDB's buffer pool until something needs it,
         # so a big file grew the process with every batch (60 MB per million extras lines, up to memory_limit).
-        # Dropping the batch's tables, then lowering the limit for a moment, makes DuckDB free that memory and the
-        # cached blocks of committed rows, which ingest does not read again.
+        # Dropping the batch's tables, then lowering the limit for a moment, makes DuckDB free that memory (and any
+        # cached blocks of committed rows, which ingest does not read again).
         for name in BATCH_TABLES:
             self.con.execute(f"DROP TABLE IF EXISTS {name}")
         try:

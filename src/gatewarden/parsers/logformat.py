@@ -27,9 +27,7 @@ from gatewarden.parsers.common import (
     strip_port,
     unescape,
 )
-from gatewarden.parsers.format_split import SplitPlan, split_plan
-
-VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+from gatewarden.parsers.format_split import VARIABLE, SplitPlan, split_plan
 
 # Patterns for unquoted variables whose shape is known; others run to the next literal character.
 SHAPES = {
