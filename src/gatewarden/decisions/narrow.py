@@ -25,10 +25,11 @@ import duckdb
 from gatewarden.db import rows
 from gatewarden.decisions.model import Decision, decision_id
 from gatewarden.detectors.base import Window
+from gatewarden.enrich.ip import IPV4_MAPPED_BASE
 from gatewarden.replay import STOPPING, Matcher, Rule, window_source
 
 BROAD = ("asn", "fingerprint")
-IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+IPV4_MAPPED = ipaddress.IPv6Network((IPV4_MAPPED_BASE, 96))
 
 
 @dataclass(frozen=True)

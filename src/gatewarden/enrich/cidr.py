@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from gatewarden.enrich.ip import IPV4_MAPPED_BASE
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# What a "network" is throughout (the gw_net macro's /24 and /64): IP version -> prefix length.
+NETWORK_PREFIX = {4: 24, 6: 64}
 
 
 def parse_network(text: str) -> Network | None:
@@ -69,5 +71,4 @@ def net_key(ip: str) -> str | None:
     net = parse_network(ip)
     if net is None or net.num_addresses != 1:
         return None
-    prefix = 24 if isinstance(net, ipaddress.IPv4Network) else 64
-    return str(net.supernet(new_prefix=prefix))
+    return str(net.supernet(new_prefix=NETWORK_PREFIX[net.version]))

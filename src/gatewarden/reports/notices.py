@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from gatewarden.db import dicts
+from gatewarden.enrich.cidr import NETWORK_PREFIX
 from gatewarden.files import write_atomic
 
 # metric -> sentence. Placeholders: {value}, {threshold}, {hours}, {metric}.
@@ -124,7 +125,7 @@ def _networks(n: int) -> str:
 
 def _wider_than_one_network(cidr: str) -> bool:
     net = ipaddress.ip_network(cidr, strict=False)
-    return net.prefixlen < (24 if net.version == 4 else 64)
+    return net.prefixlen < NETWORK_PREFIX[net.version]
 
 
 def write_notices(notices: list[dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
