@@ -50,27 +50,37 @@ def test_two_days_of_different_seed_and_scale(tmp_path, cli):
         assert abs(first.row(name).requests_found_expected - second.row(name).requests_found_expected) <= 0.05
 
 
-def test_findings_explain_themselves(tmp_path, cli):
+@pytest.mark.parametrize("request_ids", [True, False], ids=["request-ids", "file-lines"])
+def test_findings_explain_themselves(tmp_path, cli, request_ids):
     folder = tmp_path / "x"
     folder.mkdir()
     log, _labels = build(folder, 5, 0.3)
+    if not request_ids:  # as plain nginx or Apache logs: samples must point at file:line instead
+        log.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "request_id"}) + "\n"
+                               for line in log.read_text().splitlines()))
     db = folder / "gw.duckdb"
     ingest(cli, db, log)
     assert cli("analyze", "--db", db, "-q").exit_code == 0
     con = connect(load_config().database.model_copy(update={"path": db}))
     try:
         rows = con.execute("SELECT detector, metric, observed, threshold, score, severity, match, details, sample_request_ids, "
-                           "window_end - window_start FROM findings").fetchall()
+                           "window_end - window_start, first_seen, last_seen FROM findings").fetchall()
+        sample_times = dict(con.execute(
+            "SELECT coalesce(request_id, regexp_extract(source_file, '[^/]+$') || ':' || source_line), ts FROM requests").fetchall())
     finally:
         con.close()
     mine = [r for r in rows if r[0] in ("token_ip_fanout", "ip_token_fanout", "asn_automation", "fingerprint_quota", "burst",
                                         "anomaly")]
     assert {r[0] for r in mine} >= {"token_ip_fanout", "ip_token_fanout", "asn_automation", "fingerprint_quota", "burst"}
-    for detector, metric, observed, threshold, score, severity, match, details, samples, length in mine:
+    for detector, metric, observed, threshold, score, severity, match, details, samples, length, first, last in mine:
         assert metric and threshold > 0 and observed >= threshold and score == pytest.approx(observed / threshold, rel=1e-3)
         assert json.loads(match) and json.loads(details)["window_hours"] == 24
         assert 1 <= len(samples) <= 5 and length == timedelta(days=1)
         assert not (detector == "anomaly" and severity == "high")
+        # Each sample names a real request of the finding, the earliest first.
+        times = [sample_times[s] for s in samples]
+        assert times == sorted(times) and times[0] == first and times[-1] <= last, (detector, samples)
+        assert all(s.startswith(f"{log.name}:") for s in samples) != request_ids
 
 
 def test_missing_labels_is_one_clear_error(tmp_path, db_path, cli):

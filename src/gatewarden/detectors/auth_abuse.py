@@ -17,6 +17,7 @@ from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
 from gatewarden.detectors.sqlparts import outlier_findings
+from gatewarden.detectors.stats import SAMPLE_COLUMNS
 from gatewarden.settings import DetectorSettings
 
 # End-anchored: the login form itself, not everything below /auth/.
@@ -26,6 +27,10 @@ LOGIN_NAMES = (r"(^|/)(login|log-in|signin|sign-in|sign_in|logon|auth|authentica
 REFRESH_NAMES = r"(^|/)(refresh|refresh[-_]?token|token/refresh|renew|reauth)(\.php|\.json)?/?$"
 WRITE_METHODS = "('POST', 'PUT', 'PATCH')"
 
+
+
+LOGIN_COLUMNS = ", ".join(f"w.{c}" for c in (*SAMPLE_COLUMNS, "cost", "client_ip", "net", "fingerprint", "ja4", "ja3",
+                                                   "user_agent", "accept_language", "endpoint", "status"))
 
 
 class Settings(DetectorSettings):
@@ -74,9 +79,10 @@ class AuthAbuseDetector(Detector):
                          count(*) FILTER (WHERE method IN {WRITE_METHODS}) AS posts,
                          count(*) FILTER (WHERE method IN {WRITE_METHODS} AND status IN (401, 403)) AS refused
                   FROM win WHERE endpoint IS NOT NULL GROUP BY endpoint)""")
-        # Login requests are read by four outlier queries: one scan of the day picks them out (a few per cent of it).
+        # Login requests are read by four outlier queries: one scan of the day picks them out (a few per cent of it),
+        # with the columns those queries read (entities, evidence, the fingerprint's match), not whole rows.
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_auth_login AS
-            SELECT w.*, e.learned, w.method IN {WRITE_METHODS} AS attempt, w.status IN (401, 403) AS refused
+            SELECT {LOGIN_COLUMNS}, e.learned, w.method IN {WRITE_METHODS} AS attempt, w.status IN (401, 403) AS refused
             FROM win w JOIN gw_auth_endpoints e ON w.endpoint = e.endpoint WHERE e.kind = 'login'""")
         login_rows = "SELECT * FROM gw_auth_login"
         refused = "count(*) FILTER (WHERE attempt AND refused)"

@@ -49,7 +49,10 @@ class FingerprintQuota(Detector):
         s: Settings = self.settings  # type: ignore[assignment]
         con.execute(f"""
         CREATE OR REPLACE TEMP TABLE gw_fpq_candidates AS
-        WITH anon AS (SELECT * FROM win WHERE token IS NULL AND fingerprint IS NOT NULL AND NOT is_static),
+        -- Only the columns read below: `anon` is read twice, so DuckDB materializes it, and whole rows of a 10M day spill.
+        WITH anon AS (SELECT fingerprint, client_ip, net, asn, session_key, automated, ja4, ja3, user_agent, accept_language,
+                             ua_family, ua_major, is_hosting
+                      FROM win WHERE token IS NULL AND fingerprint IS NOT NULL AND NOT is_static),
         per_ip AS (SELECT fingerprint, client_ip, count(*) AS n FROM anon GROUP BY ALL),
         f AS (
             SELECT fingerprint, count(*) AS requests, count(DISTINCT client_ip) AS ips, count(DISTINCT net) AS nets,

@@ -21,7 +21,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
-from gatewarden.detectors.sqlparts import ENTITY_KEYS, sample_ids
+from gatewarden.detectors.sqlparts import ENTITY_KEYS
+from gatewarden.detectors.stats import sample_ids
 from gatewarden.settings import DetectorSettings
 
 SHAPE_METRICS = ("depth", "fields", "aliases")

@@ -33,7 +33,8 @@ import duckdb
 from pydantic import Field
 
 from gatewarden.detectors.base import Detector, Window
-from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, sample_ids, stable_mode
+from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, stable_mode
+from gatewarden.detectors.stats import sample_ids
 from gatewarden.settings import DetectorSettings
 
 
@@ -221,12 +222,15 @@ class SequenceDetector(Detector):
 
     def _store_ngrams(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
         con.execute("DELETE FROM sequence_ngrams WHERE window_start = ? AND window_end = ?", [window.start, window.end])
+        # Requests per (n-gram, session) first: count(DISTINCT) beside other aggregates takes DuckDB's slow path, and
+        # the n-gram text is built once per n-gram instead of once per request.
         con.execute(f"""INSERT INTO sequence_ngrams
             SELECT ?, ?, n, ngram, requests, sessions FROM (
-                SELECT n, ngram, count(*) AS requests, count(DISTINCT session_key) AS sessions,
-                       row_number() OVER (PARTITION BY n ORDER BY count(*) DESC, ngram) AS rank
-                FROM (SELECT 2 AS n, prev || ' -> ' || endpoint AS ngram, session_key FROM gw_seq WHERE prev <> '^'
-                      UNION ALL
-                      SELECT 3, prev2 || ' -> ' || prev || ' -> ' || endpoint, session_key FROM gw_seq WHERE prev2 IS NOT NULL)
-                GROUP BY n, ngram)
+                SELECT n, ngram, requests, sessions, row_number() OVER (PARTITION BY n ORDER BY requests DESC, ngram) AS rank
+                FROM (SELECT n, concat_ws(' -> ', prev2, prev, endpoint) AS ngram, sum(c) AS requests, count(*) AS sessions
+                      FROM (SELECT 2 AS n, NULL AS prev2, prev, endpoint, session_key, count(*) AS c
+                            FROM gw_seq WHERE prev <> '^' GROUP BY ALL
+                            UNION ALL
+                            SELECT 3, prev2, prev, endpoint, session_key, count(*) FROM gw_seq WHERE prev2 IS NOT NULL GROUP BY ALL)
+                      GROUP BY n, prev2, prev, endpoint))
             WHERE rank <= {self.settings.ngrams_kept}""", [window.start, window.end])

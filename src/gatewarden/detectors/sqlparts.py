@@ -7,7 +7,7 @@ from a finding selects exactly the requests the finding counted.
 
 from __future__ import annotations
 
-from gatewarden.detectors.stats import fingerprint_match
+from gatewarden.detectors.stats import fingerprint_match, sample_ids
 
 
 def stable_mode(expr: str) -> str:
@@ -28,17 +28,6 @@ ENTITY_KEYS: dict[str, tuple[str, str]] = {
     "fingerprint": ("fingerprint", "CAST(" + fingerprint_match(*(stable_mode(c) for c in (
         "ja4", "ja3", "user_agent", "accept_language"))) + " AS JSON)"),
 }
-
-
-def sample_ids(where: str = "true") -> str:
-    """Aggregate SQL: up to five request ids of the group's rows matching `where`, earliest first
-    (deterministic). Logs without request ids (plain nginx/Apache) point at file:line instead.
-    min_by keeps only the five while scanning, and only those five are formatted."""
-    return (
-        "list_transform(min_by(struct_pack(request_id := request_id, source_file := source_file, source_line := source_line), "
-        f"struct_pack(ts := ts, source_file := source_file, source_line := source_line), 5) FILTER (WHERE {where}), "
-        "lambda r: coalesce(r.request_id, regexp_extract(r.source_file, '[^/]+$') || ':' || CAST(r.source_line AS VARCHAR)))"
-    )
 
 
 def robust_threshold(source: str, col: str, k: float, floor: float, min_population: int = 5) -> str:

@@ -34,12 +34,26 @@ def severity(score: str, medium_at: float, high_at: float, high_allowed: str = "
             f"WHEN {score} >= {medium_at!r} THEN 'medium' ELSE 'low' END")
 
 
-def findings_select(detector: str, candidates: str, key: str, samples: int = 5) -> str:
+SAMPLE_COLUMNS = ("ts", "request_id", "source_file", "source_line")  # what sample_ids reads
+
+
+def sample_ids(where: str = "true") -> str:
+    """Aggregate SQL: up to five request ids of the group's rows matching `where`, earliest first
+    (deterministic). Logs without request ids (plain nginx/Apache) point at file:line instead.
+    min_by keeps only the five while scanning, and only those five are formatted."""
+    return (
+        "list_transform(min_by(struct_pack(request_id := request_id, source_file := source_file, source_line := source_line), "
+        f"struct_pack(ts := ts, source_file := source_file, source_line := source_line), 5) FILTER (WHERE {where}), "
+        "lambda r: coalesce(r.request_id, regexp_extract(r.source_file, '[^/]+$') || ':' || CAST(r.source_line AS VARCHAR)))"
+    )
+
+
+def findings_select(detector: str, candidates: str, key: str) -> str:
     """FINDING_COLUMNS for each row of `candidates`, joined to the requests of `win` it stands for.
 
     `candidates` must have: scope, value, metric, observed, threshold, severity, match (JSON text),
     details (JSON text). `key` is the `win` expression whose value equals `candidates.value`.
-    Requests, cost, first/last seen and sample ids (the first `samples` by time) come from `win`.
+    Requests, cost, first/last seen and sample ids (`sample_ids`) come from `win`.
     """
     return f"""
     SELECT '{detector}' AS detector, c.scope, c.value, c.metric,
@@ -50,7 +64,7 @@ def findings_select(detector: str, candidates: str, key: str, samples: int = 5) 
     FROM {candidates} c
     JOIN (
         SELECT CAST({key} AS VARCHAR) AS k, count(*) AS requests, sum(cost) AS cost, min(ts) AS first_seen, max(ts) AS last_seen,
-               list(request_id ORDER BY ts, request_id)[1:{samples}] AS sample_request_ids
+               {sample_ids()} AS sample_request_ids
         FROM win WHERE CAST({key} AS VARCHAR) IN (SELECT value FROM {candidates})
         GROUP BY 1
     ) a ON a.k = c.value
