@@ -59,11 +59,14 @@ def narrow_broad(con: duckdb.DuckDBPyConnection, decisions: list[Decision], wind
     matcher = Matcher(con, [Rule(d.id, d.match) for d in broad], name="gw_narrow")
     source = window_source(window.start, window.end)
     nets: dict[str, dict[str, NetworkUse]] = defaultdict(dict)
+    # Networks per distinct address, not per request: formatting a network (gw_net) is the costly part.
     for rule_id, net, n, clean, first, last in rows(con, f"""
-            SELECT h.rule_id, gw_net(r.client_ip, r.ip_num) AS net, count(*), count(l.req_key), min(r.ts), max(r.ts)
-            FROM ({matcher.hits_sql(source)}) h JOIN ({source}) r USING (req_key)
-            LEFT JOIN {legit} l USING (req_key)
-            WHERE gw_net(r.client_ip, r.ip_num) IS NOT NULL
+            SELECT rule_id, gw_net(client_ip, ip_num) AS net, CAST(sum(n) AS BIGINT), CAST(sum(clean) AS BIGINT), min(first), max(last)
+            FROM (SELECT h.rule_id, r.client_ip, any_value(r.ip_num) AS ip_num, count(*) AS n, count(l.req_key) AS clean,
+                         min(r.ts) AS first, max(r.ts) AS last
+                  FROM ({matcher.hits_sql(source)}) h JOIN ({source}) r USING (req_key)
+                  LEFT JOIN {legit} l USING (req_key)
+                  WHERE r.ip_num IS NOT NULL GROUP BY h.rule_id, r.client_ip)
             GROUP BY ALL"""):
         nets[rule_id][net] = NetworkUse(n, clean, first, last)
     out = []
@@ -102,9 +105,11 @@ def narrow_stolen_tokens(con: duckdb.DuckDBPyConnection, decisions: list[Decisio
         return []
     networks: dict[str, dict[str, NetworkUse]] = defaultdict(dict)
     for token, net, n, first, last in rows(con, """
-            SELECT token, gw_net(client_ip, ip_num) AS net, count(*), min(ts), max(ts) FROM requests
-            WHERE ts >= ? AND ts < ? AND token IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND gw_net(client_ip, ip_num) IS NOT NULL
-            GROUP BY 1, 2""", [window.start, window.end, sorted({d.value for d in stolen})]):
+            SELECT token, gw_net(client_ip, ip_num) AS net, CAST(sum(n) AS BIGINT), min(first), max(last)
+            FROM (SELECT token, client_ip, any_value(ip_num) AS ip_num, count(*) AS n, min(ts) AS first, max(ts) AS last
+                  FROM requests WHERE ts >= ? AND ts < ? AND token IN (SELECT unnest(CAST(? AS VARCHAR[]))) AND ip_num IS NOT NULL
+                  GROUP BY token, client_ip)
+            GROUP BY ALL""", [window.start, window.end, sorted({d.value for d in stolen})]):
         networks[token][net] = NetworkUse(n, 0, first, last)
     out = []
     for d in stolen:
