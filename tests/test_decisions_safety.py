@@ -20,6 +20,8 @@ def test_valve_trips_keeps_previous_files_and_says_why(tmp_path, db_path, cli):
     out = tmp_path / "out"
     assert cli("decide", "--out", out, "--db", db_path).exit_code == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert cli("report", "--out", tmp_path / "r1", "--db", db_path, "-q").exit_code == 0
+    assert "Safety valve" not in (tmp_path / "r1/summary.md").read_text()
     # A detector gone wrong: a common fingerprint shared by a third of the clean callers, flagged high.
     insert_findings(db_path, [*ATTACK_FINDINGS, finding("fingerprint_quota", "fingerprint", "t13d_clean1", {"ja4": "t13d_clean1"},
                                                         "high", requests=1)])
@@ -33,6 +35,12 @@ def test_valve_trips_keeps_previous_files_and_says_why(tmp_path, db_path, cli):
     outcomes = con.execute("SELECT outcome FROM decision_runs ORDER BY started_at").fetchall()
     con.close()
     assert [o for (o,) in outcomes] == ["written", "safety_valve"]
+    # The night's report says what was held back and why, not merely that there are no new decisions.
+    assert cli("report", "--out", tmp_path / "r2", "--db", db_path, "--config", cfg, "-q").exit_code == 0
+    valve = json.loads((tmp_path / "r2/summary.json").read_text())["totals"]["safety_valve"]
+    assert valve["decisions"] >= 1 and valve["clean_requests_hit"] > 0 and valve["clean_share"] > valve["limit"] == 0.01
+    assert f"would have stopped {valve['clean_requests_hit']:,} legitimate-looking requests" in (tmp_path / "r2/summary.md").read_text()
+    assert "Safety valve: tonight" in (tmp_path / "r2/report.html").read_text()
 
 
 def test_narrowing_keeps_a_broad_decision_off_clean_callers(tmp_path, db_path, cli):

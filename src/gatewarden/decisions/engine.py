@@ -70,7 +70,7 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
         "suppressed": sum(d.status == "suppressed" for d in decisions),
         "clean_requests_hit": impact.requests_hit, "clean_share": impact.request_share,
         "clean_tokens_hit": impact.tokens_hit, "clean_token_share": impact.token_share,
-        "outcome": "written", "out_dir": str(out_dir), "started_at": started,
+        "outcome": "written", "out_dir": str(out_dir), "started_at": started, "safety_limit": dc.safety_max_clean_share,
     }
     try:
         safety.check(impact, dc.safety_max_clean_share)

@@ -43,7 +43,7 @@ def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_w
     _verdicts(con, window, run)
     rc: ReportsConfig = cfg.reports
     sections: dict[str, Callable[[], Any]] = {
-        "totals": lambda: totals(con, window, run),
+        "totals": lambda: {**totals(con, window, run), "safety_valve": valve_refusal(con, window)},
         "timeline": lambda: timeline(con),
         "offenders": lambda: offenders(con, window, run, rc.top_n),
         "asn_automation": lambda: asn_automation(con, day, cfg, rc.top_n),
@@ -72,6 +72,20 @@ def totals(con: duckdb.DuckDBPyConnection, window: Window, run: str | None) -> d
     t["decisions"] = dict(rows(con, """SELECT action, count(*) FROM decisions WHERE decision_run = ? AND status = 'active'
                                        GROUP BY action ORDER BY action""", [run])) if run else {}
     return t
+
+
+def valve_refusal(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, Any] | None:
+    """What the safety valve refused, when the newest decision run of this window tripped it: without this the report
+    of such a night says "no decisions" and nobody reading it learns that detections were held back, or why."""
+    if not table_exists(con, "decision_runs"):
+        return None
+    newest = dicts(con, """SELECT outcome, active AS decisions, blocks, challenges, throttles, clean_requests_hit, clean_share,
+                                  clean_tokens_hit, clean_token_share, safety_limit AS "limit"
+                           FROM decision_runs WHERE window_end = ? ORDER BY finished_at DESC NULLS LAST, decision_run LIMIT 1""",
+                   [window.end])
+    if not newest or newest[0].pop("outcome") != "safety_valve":
+        return None
+    return newest[0]
 
 
 def _verdicts(con: duckdb.DuckDBPyConnection, window: Window, run: str | None) -> None:

@@ -27,6 +27,16 @@ def pct(before: float | None, after: float | None) -> str:
     return f"{(after - before) / before:+.0%}"
 
 
+def valve_sentence(v: dict[str, Any]) -> str:
+    """The safety valve's refusal in one sentence (collect.valve_refusal)."""
+    limit = "the" if v["limit"] is None else f"the {100 * v['limit']:.2f}%"  # None: recorded before limits were
+    return (f"Safety valve: tonight's {v['decisions']:,} decisions were not written. They would have stopped "
+            f"{v['clean_requests_hit']:,} legitimate-looking requests ({100 * v['clean_share']:.2f}%) and "
+            f"{v['clean_tokens_hit']:,} legitimate-looking tokens ({100 * v['clean_token_share']:.2f}%), above {limit} limit "
+            f"(decisions.safety_max_clean_share), so the gateway keeps the files it has; "
+            f"\"gatewarden decide --out DIR\" names the decisions at fault.")
+
+
 def build_charts(d: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     if d["timeline"]["available"]:
@@ -52,7 +62,8 @@ def render_html(d: dict[str, Any], title: str) -> str:
     env = Environment(loader=PackageLoader("gatewarden.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     drawn = build_charts(d)
-    return env.get_template("report.html.j2").render(d=d, charts=drawn, charts_expected=len(drawn), title=title, fmt=fmt, pct=pct)
+    return env.get_template("report.html.j2").render(d=d, charts=drawn, charts_expected=len(drawn), title=title, fmt=fmt, pct=pct,
+                                                       valve_sentence=valve_sentence)
 
 
 def write_html(d: dict[str, Any], out_dir: Path, title: str) -> Path:

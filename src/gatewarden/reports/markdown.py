@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from gatewarden.files import write_atomic
-from gatewarden.reports.html import fmt, pct
+from gatewarden.reports.html import fmt, pct, valve_sentence
 
 
 def render_markdown(d: dict[str, Any], title: str, top: int = 10) -> str:
     t = d["totals"]
-    decided = ", ".join(f"{n:,} {a}" for a, n in t["decisions"].items()) or "no decisions"
+    valve = t["safety_valve"]
+    decided = ", ".join(f"{n:,} {a}" for a, n in t["decisions"].items()) or (
+        "no decisions written (safety valve)" if valve else "no decisions")
     lines = [f"# {title}: {d['day']}", "",
              f"{t['requests']:,} requests from {t['tokens']:,} tokens and {t['ips']:,} IPs, estimated cost {t['cost']:.2f}; "
              f"{t['findings']:,} findings; {decided}.", ""]
+    if valve:
+        lines += [f"**{valve_sentence(valve)}**", ""]
     off = d["offenders"]
     lines += ["## Top offenders", ""]
     if off["available"]:

@@ -50,3 +50,5 @@ CREATE TABLE IF NOT EXISTS decision_runs (
     started_at         TIMESTAMP,
     finished_at        TIMESTAMP
 );
+-- The safety valve's limit (decisions.safety_max_clean_share) the run was held to; added after the first release.
+ALTER TABLE decision_runs ADD COLUMN IF NOT EXISTS safety_limit DOUBLE;
