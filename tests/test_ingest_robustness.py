@@ -113,3 +113,22 @@ def test_a_file_of_many_batches_leaves_no_working_memory_behind(tmp_path):
     held = con.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'").fetchone()[0]
     assert held < 1 << 20, f"{held} bytes of working tables left in memory"
     assert con.execute("SELECT current_setting('memory_limit')").fetchone() == configured
+
+
+def test_requests_keep_the_order_of_the_file_through_batches_stored_in_the_background(tmp_path):
+    # Rows are stored in file order (req_key = rowid breaks ties of time in the detectors): an INSERT scanning more
+    # than one row group in parallel wrote them out of order, differently from run to run. Batches of 1 MB are
+    # stored while the next one is parsed; the last file has two row groups in one batch.
+    small = tmp_path / "small.log"
+    small.write_text(good(50) * 1_200)  # 60k lines, 5 MB: six batches
+    big = tmp_path / "big.log"
+    big.write_text(good(50) * 5_000)  # 250k lines, 21 MB: a single batch below
+    for path, chunk_mb in ((small, 1), (big, 64)):
+        cfg = Config.model_validate({"database": {"path": str(tmp_path / f"{path.stem}.duckdb")},
+                                     "ingest": {"chunk_mb": chunk_mb}})
+        con = connect(cfg.database)
+        [result] = Ingestor(con, cfg, ParserOptions(), "nginx").ingest([str(path)])
+        assert result.accepted == result.lines == len(path.read_text().splitlines())
+        out_of_order = con.execute("SELECT count(*) FILTER (rowid <> source_line - 1) FROM requests").fetchone()[0]
+        assert out_of_order == 0
+        con.close()

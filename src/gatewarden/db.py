@@ -53,6 +53,16 @@ def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConne
     return con
 
 
+def worker_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A second connection to the same database for work that runs beside `con`'s: settings that belong
+    to a connection (time zone) and the macros are its own, so it gets them too."""
+    cur = con.cursor()
+    cur.execute("SET TimeZone = 'UTC'")
+    for _name, sql in _macro_files():
+        cur.execute(sql)
+    return cur
+
+
 def _macro_files() -> list[tuple[str, str]]:
     folder = resources.files("gatewarden") / "sql" / "macros"
     return sorted((p.name, p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".sql"))

@@ -9,15 +9,17 @@ re-ingesting identical content is a no-op.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
 
 from gatewarden.config import Config
-from gatewarden.db import rows, scalar
+from gatewarden.db import rows, scalar, worker_cursor
 from gatewarden.enrich.asn_lookup import attach_asn
 from gatewarden.enrich.endpoints import endpoint_sql, query_keys_sql
 from gatewarden.enrich.ip import build_ip_map
@@ -31,6 +33,7 @@ from gatewarden.sources import ReadProblem, content_hash, expand_paths, prefetch
 
 Progress = Callable[[Path, int], None]
 PARALLEL_SCAN_ROWS = 16_384
+RELEASE_EVERY = 4  # batches between memory releases, which wait for both lanes to be idle
 BATCH_TABLES = ("gw_parsed", "gw_ip_map", "gw_path_map", "gw_referer_map")
 
 
@@ -46,6 +49,14 @@ class FileResult:
     max_ts: datetime | None = None
     blank: int = 0  # empty lines: counted among the rejects, but not evidence of a wrong format
     problems: list[str] = field(default_factory=list)
+
+
+class BatchCounts(NamedTuple):
+    lines: int
+    rejected: int
+    blank: int
+    min_ts: datetime | None
+    max_ts: datetime | None
 
 
 class IngestRefused(GatewardenError):
@@ -92,7 +103,10 @@ def _canonical_insert(cfg: Config, source_file: str) -> str:
     LEFT JOIN gw_token_map t ON t.raw = p.token
     LEFT JOIN gw_path_map pm ON pm.raw = p.path
     LEFT JOIN gw_referer_map rm ON rm.raw = p.referer
-    WHERE p.reject_reason IS NULL"""
+    WHERE p.reject_reason IS NULL
+    -- In file order: an INSERT that scans several row groups in parallel writes them in any order, and the
+    -- detectors break ties of time by rowid (req_key), so runs over the same file differed.
+    ORDER BY p.source_line"""
 
 
 def _path_maps_sql(cfg: Config) -> list[str]:
@@ -161,22 +175,44 @@ class Ingestor:
 
     def _load(self, path: Path, parser: Parser, result: FileResult) -> None:
         if isinstance(parser, FileParser):
-            self._load_batch(parser.file_sql(path), path, parser, result)
+            self._prepare_batch(self.con, parser.file_sql(path))
+            self._add(result, self._store_batch(self.con, path, parser))
             return
         assert isinstance(parser, LineParser)
         problems: list[ReadProblem] = []
         sql = parser.select_sql()
-        for batch in prefetched(read_line_batches(path, self.cfg.ingest.chunk_mb << 20, problems)):
-            # Registered as many small record batches: DuckDB scans an Arrow table one batch per thread,
-            # and a batch of 200k lines in a single chunk kept one of the two cores idle for half the parse.
-            self.con.register(LINES, pa.Table.from_batches(batch.table.to_batches(max_chunksize=PARALLEL_SCAN_ROWS)))
-            try:
-                self._load_batch(sql, path, parser, result)
-            finally:
-                self.con.unregister(LINES)
-            self._release_batch_memory()
-            if self.progress:
-                self.progress(path, batch.table.num_rows)
+        # Two lanes, so that storing batch N (an INSERT that keeps about one core busy while it compresses and
+        # writes the rows) runs beside parsing batch N+1 on the other core. Batches are stored one after another,
+        # in file order, so `requests` keeps the order of the file.
+        lanes = (worker_cursor(self.con), worker_cursor(self.con))
+        storing: Future | None = None
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="gatewarden-store") as background:
+                batches = prefetched(read_line_batches(path, self.cfg.ingest.chunk_mb << 20, problems))
+                for n, batch in enumerate(batches):
+                    if storing and n % RELEASE_EVERY == 0:
+                        self._add(result, storing.result())
+                        storing = None
+                        self._release_batch_memory()
+                    lane = lanes[n % 2]
+                    # Registered as many small record batches: DuckDB scans an Arrow table one batch per thread,
+                    # and a batch of 200k lines in a single chunk kept one of the two cores idle for half the parse.
+                    lane.register(LINES, pa.Table.from_batches(batch.table.to_batches(max_chunksize=PARALLEL_SCAN_ROWS)))
+                    try:
+                        self._prepare_batch(lane, sql)
+                    finally:
+                        lane.unregister(LINES)
+                    if storing:
+                        self._add(result, storing.result())
+                    storing = background.submit(self._store_batch, lane, path, parser)
+                    if self.progress:
+                        self.progress(path, batch.table.num_rows)
+                if storing:
+                    self._add(result, storing.result())
+        finally:
+            for lane in lanes:
+                lane.close()
+        self._release_batch_memory()
         for problem in problems:
             result.problems.append(f"after line {result.lines}: {problem.reason}")
             self.con.execute(
@@ -184,8 +220,8 @@ class Ingestor:
                 [str(path), f"file damaged after line {result.lines}: {problem.reason}", parser.name],
             )
 
-    def _load_batch(self, parsed_sql: str, path: Path, parser: Parser, result: FileResult) -> None:
-        con = self.con
+    def _prepare_batch(self, con: duckdb.DuckDBPyConnection, parsed_sql: str) -> None:
+        """The batch's parsed lines and its maps of distinct values, as working tables of `con`."""
         con.execute(
             # The raw line is kept only where a reject needs it: copying every accepted line is wasted work.
             # Only rejected lines are tested for being blank (a line with a timestamp is not): trimming every
@@ -198,7 +234,7 @@ class Ingestor:
                 'timestamp missing or not understood') END AS reject_reason)
             FROM ({parsed_sql}))"""
         )
-        self._register_token_map()
+        self._register_token_map(con)
         build_ip_map(con, "gw_parsed")
         if self.have_asn:
             attach_asn(con, "gw_ip_map")
@@ -207,6 +243,9 @@ class Ingestor:
                         "NULL::VARCHAR AS as_org, NULL::VARCHAR AS country FROM gw_ip_map")
         for sql in self.path_maps:
             con.execute(sql)
+
+    def _store_batch(self, con: duckdb.DuckDBPyConnection, path: Path, parser: Parser) -> BatchCounts:
+        """Canonical rows and rejects of the batch `_prepare_batch` left in `con`; its working tables are dropped."""
         try:
             con.execute(_canonical_insert(self.cfg, str(path)))
             keep = self.cfg.ingest.reject_text_bytes
@@ -216,26 +255,29 @@ class Ingestor:
                 FROM gw_parsed WHERE reject_reason IS NOT NULL""",
                 [str(path), parser.name],
             )
+            return BatchCounts(*con.execute(
+                "SELECT count(*), count(reject_reason), count(*) FILTER (reject_reason = 'empty line'), "
+                "min(ts) FILTER (reject_reason IS NULL), "
+                "max(ts) FILTER (reject_reason IS NULL) FROM gw_parsed").fetchall()[0])
         finally:
             con.unregister("gw_token_map")
-        total, rejected, blank, lo, hi = con.execute(
-            "SELECT count(*), count(reject_reason), count(*) FILTER (reject_reason = 'empty line'), "
-            "min(ts) FILTER (reject_reason IS NULL), "
-            "max(ts) FILTER (reject_reason IS NULL) FROM gw_parsed").fetchall()[0]
-        result.lines += total
-        result.rejected += rejected
-        result.blank += blank
-        result.accepted += total - rejected
-        result.min_ts = min(x for x in (result.min_ts, lo) if x is not None) if (result.min_ts or lo) else None
-        result.max_ts = max(x for x in (result.max_ts, hi) if x is not None) if (result.max_ts or hi) else None
+            for name in BATCH_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    @staticmethod
+    def _add(result: FileResult, batch: BatchCounts) -> None:
+        result.lines += batch.lines
+        result.rejected += batch.rejected
+        result.blank += batch.blank
+        result.accepted += batch.lines - batch.rejected
+        result.min_ts = min(x for x in (result.min_ts, batch.min_ts) if x is not None) if (result.min_ts or batch.min_ts) else None
+        result.max_ts = max(x for x in (result.max_ts, batch.max_ts) if x is not None) if (result.max_ts or batch.max_ts) else None
 
     def _release_batch_memory(self) -> None:
-        # A replaced or dropped working table keeps its memory in DuckDB's buffer pool until something needs it,
-        # so a big file grew the process with every batch (60 MB per million extras lines, up to memory_limit).
-        # Dropping the batch's tables, then lowering the limit for a moment, makes DuckDB free that memory (and any
-        # cached blocks of committed rows, which ingest does not read again).
-        for name in BATCH_TABLES:
-            self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        # A dropped working table keeps its memory in DuckDB's buffer pool until something needs it, so a big file
+        # grew the process with every batch (60 MB per million extras lines, up to memory_limit). Lowering the limit
+        # for a moment, while no lane is working, makes DuckDB free that memory (and any cached blocks of committed
+        # rows, which ingest does not read again).
         try:
             self.con.execute("SET memory_limit = '1MB'")
         except duckdb.OutOfMemoryException:
@@ -243,8 +285,8 @@ class Ingestor:
         finally:
             self.con.execute(f"SET memory_limit = {sql_str(self.cfg.database.memory_limit)}")
 
-    def _register_token_map(self) -> None:
-        raw = [r[0] for r in self.con.execute(
+    def _register_token_map(self, con: duckdb.DuckDBPyConnection) -> None:
+        raw = [r[0] for r in con.execute(
             "SELECT DISTINCT token FROM gw_parsed WHERE token IS NOT NULL AND reject_reason IS NULL").fetchall()]
         identities = [self.tokens.classify(v) for v in raw]
         table = pa.table({
@@ -252,7 +294,7 @@ class Ingestor:
             "token": pa.array([i.token for i in identities], pa.string()),
             "token_exp": pa.array([i.exp for i in identities], pa.timestamp("us")),
         })
-        self.con.register("gw_token_map", table)
+        con.register("gw_token_map", table)
 
     def _refuse_if_mostly_rejected(self, path: Path, parser: Parser, result: FileResult) -> None:
         lines, bad = result.lines - result.blank, result.rejected - result.blank
