@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import random
+
 import duckdb
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +15,7 @@ from gatewarden.parsers.base import sql_str
 from gatewarden.parsers.common import REQUEST_LINE, regex_struct, request_line_struct
 from gatewarden.parsers.logformat import VARIABLE, compile_log_format, nginx_text
 from gatewarden.secrets import _BEARER_ANYWHERE, _JWT_ANYWHERE, _SECRET_PARAMS, _SK_ANYWHERE, redact_sql
-from gatewarden.sources import ReadProblem, prefetched, read_line_batches
+from gatewarden.sources import ContentDigest, ReadProblem, content_hash, prefetched, read_line_batches
 
 FRAGMENTS = ["/v1/chat", "?", "&", "=", "token=", "api_key=", "KEY=", "eyJhbGciOi", ".eyJzdWIi", ".sig", "sk-",
              "abcdefghijklmnopqrstuvwxyz", "Bearer ", "BASIC ", "bearer", " ", "#", "é", "%20", "-", "_", "0123456789"]
@@ -92,11 +96,31 @@ def test_line_batches_are_the_plain_split_whatever_the_chunk_size(tmp_path_facto
     path = tmp_path_factory.mktemp("lines") / "access.log"
     path.write_bytes(data)
     problems: list[ReadProblem] = []
-    batches = list(prefetched(read_line_batches(path, chunk_bytes, problems)))
+    digest = ContentDigest()
+    batches = list(prefetched(read_line_batches(path, chunk_bytes, problems, digest)))
     got = [row for b in batches for row in zip(b.table.column("source_line").to_pylist(),
                                                  b.table.column("line").to_pylist(), strict=True)]
     assert got == _reference_lines(data)
     assert problems == []
+    assert digest.text() == content_hash(path)
+
+
+@pytest.mark.parametrize("pack", ["gzip", "zstd", "damaged gzip"])
+def test_the_digest_taken_while_reading_is_the_files_content_hash(tmp_path, pack):
+    # A new file is hashed from the bytes ingest reads; the next run hashes it up front to see it is unchanged.
+    noise = random.Random(7).randbytes(20_000 * 16).hex().encode()  # ~700 KB compressed: read in many pieces
+    lines = b"".join(b'10.0.0.%d - - [20/Nov/2026:10:00:00 +0000] "GET /%s HTTP/1.1" 200 1 "-" "ua"\n'
+                     % (i % 250, noise[i * 32 : (i + 1) * 32]) for i in range(20_000))
+    data = zstandard.ZstdCompressor().compress(lines) if pack == "zstd" else gzip.compress(lines)
+    path = tmp_path / "access.log.gz"
+    if pack == "damaged gzip":  # the reader stops at the damage; the digest still covers the bytes after it
+        data = data[: len(data) // 3] + bytes(4096) + data[len(data) // 3 + 4096 :]
+    path.write_bytes(data)
+    problems: list[ReadProblem] = []
+    digest = ContentDigest()
+    read = sum(b.table.num_rows for b in read_line_batches(path, 1 << 16, problems, digest))
+    assert read > 1000 and (len(problems) == 1) == (pack == "damaged gzip")
+    assert digest.text() == content_hash(path)
 
 
 REQUEST_PARTS = ["GET", "POST", "M-1", " ", "  ", "/v1/x", "HTTP/1.1", "A/1", "a", "\t", "\r", "?q=1", "HTTP/", "/", "é",

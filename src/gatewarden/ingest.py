@@ -29,7 +29,7 @@ from gatewarden.parsers.base import LINES, sql_str
 from gatewarden.parsers.sniff import sniff
 from gatewarden.parsers.suggest import suggestion
 from gatewarden.secrets import TokenClassifier, redact_sql
-from gatewarden.sources import ReadProblem, content_hash, expand_paths, prefetched, read_line_batches
+from gatewarden.sources import ContentDigest, ReadProblem, content_hash, expand_paths, prefetched, read_line_batches
 
 Progress = Callable[[Path, int], None]
 PARALLEL_SCAN_ROWS = 16_384
@@ -140,8 +140,9 @@ class Ingestor:
 
     def ingest_file(self, path: Path) -> FileResult:
         source = str(path)
-        digest = content_hash(path)
         previous = rows(self.con, "SELECT content_hash FROM ingested_files WHERE source_file = ?", [source])
+        # A file seen before is hashed up front, to know whether it changed; a new one as its lines are read.
+        digest = content_hash(path) if previous else None
         if previous and _same_content(previous[0][0], digest, path):
             return FileResult(path, "unchanged")
         parser = sniff(self.con, path, self.options) if self.fmt == "auto" else make_parser(self.fmt, self.options)
@@ -152,7 +153,9 @@ class Ingestor:
         # which sees no record of the file and loads it again.
         self._forget(source)
         try:
-            self._load(path, parser, result)
+            reading = ContentDigest() if digest is None and parser.line_based else None
+            self._load(path, parser, result, reading)
+            digest = digest or (reading.text() if reading else content_hash(path))
             self._refuse_if_mostly_rejected(path, parser, result)
             self.con.execute(
                 "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
@@ -173,7 +176,7 @@ class Ingestor:
             self.con.execute(f"DELETE FROM {table} WHERE source_file = ?", [source])
         self.con.commit()
 
-    def _load(self, path: Path, parser: Parser, result: FileResult) -> None:
+    def _load(self, path: Path, parser: Parser, result: FileResult, digest: ContentDigest | None) -> None:
         if isinstance(parser, FileParser):
             self._prepare_batch(self.con, parser.file_sql(path))
             self._add(result, self._store_batch(self.con, path, parser))
@@ -188,7 +191,7 @@ class Ingestor:
         storing: Future | None = None
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="gatewarden-store") as background:
-                batches = prefetched(read_line_batches(path, self.cfg.ingest.chunk_mb << 20, problems))
+                batches = prefetched(read_line_batches(path, self.cfg.ingest.chunk_mb << 20, problems, digest))
                 for n, batch in enumerate(batches):
                     if storing and n % RELEASE_EVERY == 0:
                         self._add(result, storing.result())

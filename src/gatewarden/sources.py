@@ -8,6 +8,7 @@ binary payload still parses and nothing is lost.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
 import hashlib
@@ -75,6 +76,46 @@ def content_hash(path: Path, algorithm: str = "sha256") -> str:
     return h.hexdigest() if algorithm == "blake2b" else f"{algorithm}:{h.hexdigest()}"
 
 
+class ContentDigest:
+    """The `content_hash` of a file, taken from the bytes as they are read for ingest instead of a pass of its own."""
+
+    algorithm = "sha256"
+
+    def __init__(self) -> None:
+        self._hash = hashlib.new(self.algorithm)
+
+    def update(self, data: memoryview) -> None:
+        self._hash.update(data)
+
+    def text(self) -> str:
+        return f"{self.algorithm}:{self._hash.hexdigest()}"
+
+
+class _Hashed(io.RawIOBase):
+    """The file at `path`, whose every byte read also goes to `digest`; `finish` reads what the reader left."""
+
+    def __init__(self, path: Path, digest: ContentDigest):
+        self.raw = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by close(), as the reader's context)
+        self.digest = digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: memoryview | bytearray) -> int:
+        n = self.raw.readinto(b)
+        if n:
+            self.digest.update(memoryview(b)[:n])
+        return n
+
+    def finish(self) -> None:
+        while chunk := self.raw.read(1 << 22):
+            self.digest.update(memoryview(chunk))
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
 def compression_of(path: Path) -> str | None:
     with open(path, "rb") as f:
         head = f.read(4)
@@ -85,13 +126,21 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
-def open_decompressed(path: Path) -> io.BufferedIOBase:
+def open_decompressed(path: Path, source: io.RawIOBase | None = None) -> io.BufferedIOBase:
+    """The file's bytes, decompressed; read through `source` (the file, opened by the caller) when given."""
     kind = compression_of(path)
+    if source is None:
+        if kind == "gzip":
+            return gzip.open(path, "rb")
+        if kind == "zstd":
+            return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True)
+        return open(path, "rb")
+    buffered = io.BufferedReader(source)
     if kind == "gzip":
-        return gzip.open(path, "rb")
+        return gzip.GzipFile(fileobj=buffered, mode="rb")
     if kind == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), read_across_frames=True)
-    return open(path, "rb")
+        return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True, closefd=False)
+    return buffered
 
 
 def head_lines(path: Path, max_lines: int = 200, max_bytes: int = 1 << 20) -> list[str]:
@@ -151,16 +200,21 @@ def _split_buffer(buf: bytearray, newlines: np.ndarray, first_line: int) -> Line
     return LineBatch(pa.table({"source_line": _numbers(first_line, len(lines)), "line": lines}), first_line)
 
 
-def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem]) -> Iterator[LineBatch]:
+def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem],
+                      digest: ContentDigest | None = None) -> Iterator[LineBatch]:
     """Yield batches of whole lines. A truncated or corrupt archive yields what was readable and
     appends a ReadProblem instead of raising, so the good lines before the damage are kept.
+    With `digest`, the file's bytes are hashed as they are read: once all lines are yielded it holds
+    the file's `content_hash`, without a pass of its own.
 
     One buffer is filled and reused: the part of a line cut by the end of a chunk moves to its front,
     and the buffer grows only for a line longer than a chunk."""
     next_line = 1
     buf = bytearray(chunk_bytes)
     filled = 0  # bytes of buf holding data: the carried part of a line, then what was read after it
-    with open_decompressed(path) as f:
+    with contextlib.ExitStack() as opened:
+        hashed = opened.enter_context(_Hashed(path, digest)) if digest else None
+        f = opened.enter_context(open_decompressed(path, hashed))
         # A decompressor that fails mid-read discards the whole read, so compressed input is read in
         # 64 KB pieces to keep everything decoded before the damage.
         piece_bytes = chunk_bytes if compression_of(path) is None else 1 << 16
@@ -192,6 +246,8 @@ def read_line_batches(path: Path, chunk_bytes: int, problems: list[ReadProblem])
             cut = int(newlines[-1]) + 1
             buf[: filled - cut] = buf[cut:filled]
             filled -= cut
+        if hashed:
+            hashed.finish()
     if filled:
         yield _split(_decode(bytes(buf[:filled])), next_line)
 
