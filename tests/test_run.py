@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -34,3 +36,18 @@ def test_explain_and_diff_before_any_decision_say_what_to_do(db_path, cli, tmp_p
     cli("ingest", write_log(tmp_path / "a.jsonl", benign_and_attack_lines()), "--db", db_path)
     result = cli("explain", "1.2.3.4", "--db", db_path)
     assert result.exit_code == 1 and "gatewarden decide" in result.output
+
+
+def test_the_windows_scratch_database_leaves_with_its_process(tmp_path, db_path):
+    # The analysis window is stored in a database file of the process's own beside the database; a run removes
+    # its own when it ends, and one left by a process that died.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    left = db_path.with_name(f"{db_path.name}.scratch-{dead.strip()}")
+    left.write_bytes(b"left by a run that was killed")
+    log = write_log(tmp_path / "a.jsonl", benign_and_attack_lines())
+    done = subprocess.run([sys.executable, "-m", "gatewarden", "run", str(log), "--out", str(tmp_path / "out"), "--db",
+                           str(db_path), "--format", "jsonl", "--max-reject-ratio", "0.1", "--quiet"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out/decisions.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if ".scratch-" in p.name) == []

@@ -8,6 +8,8 @@ that still has an unfinished result.
 
 from __future__ import annotations
 
+import atexit
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,7 @@ def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConne
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.exists():
         raise GatewardenError(f"Database {path} does not exist.", "Run `gatewarden ingest LOGS --db {path}` first.")
-    temp = Path(db.temp_directory) if db.temp_directory else path.with_name(path.name + ".tmp")
-    config: dict[str, Any] = {"memory_limit": db.memory_limit, "temp_directory": str(temp)}
+    config: dict[str, Any] = {"memory_limit": db.memory_limit, "temp_directory": str(temp_directory(db))}
     if db.threads:
         config["threads"] = db.threads
     try:
@@ -51,6 +52,51 @@ def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConne
     for _name, sql in _macro_files():
         con.execute(sql)
     return con
+
+
+def temp_directory(db: DatabaseConfig) -> Path:
+    return Path(db.temp_directory) if db.temp_directory else Path(db.path).with_name(Path(db.path).name + ".tmp")
+
+
+SCRATCH = "gw_scratch"
+
+
+def attach_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig) -> str:
+    """Attach (once per process) a database file of this process's own beside the database, and return its name.
+
+    A day's analysis window is written there rather than as a temp table: stored, its columns are compressed
+    (a 10M-request window takes 0.4 GB instead of 2.8 GB), so it stays in memory where a temp table spilled
+    to disk and every detector read it back from there. The file goes when the process ends; one left by a
+    process that died is removed by the next."""
+    if scalar(con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SCRATCH]):
+        return SCRATCH
+    main = Path(db.path).resolve()
+    prefix = f"{main.name}.scratch-"
+    for left in main.parent.glob(prefix + "*"):
+        pid = left.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            left.unlink(missing_ok=True)
+    path = main.with_name(f"{prefix}{os.getpid()}")
+    _remove_scratch(path)
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {SCRATCH}")
+    atexit.register(_remove_scratch, path)
+    return SCRATCH
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_scratch(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        p.unlink(missing_ok=True)
 
 
 def worker_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

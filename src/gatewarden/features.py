@@ -1,8 +1,9 @@
 """Per-request features shared by all detectors, computed once per analysis window.
 
-`build_window` creates the temp table `win`: the window's canonical requests plus derived
-columns (documented in docs/detectors.md). Detectors read `win`; none of them re-derives these
-columns. Everything is set-based SQL; Python only builds small lookup tables (endpoint costs).
+`build_window` creates `win`: the window's canonical requests plus derived columns (documented in
+docs/detectors.md), a table of the process's scratch database seen through a temp view. Detectors
+read `win`; none of them re-derives these columns. Everything is set-based SQL; Python only builds
+small lookup tables (endpoint costs).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from gatewarden.db import scalar, table_exists
+from gatewarden.db import attach_scratch, scalar, table_exists
 from gatewarden.detectors.base import Window
 
 if TYPE_CHECKING:
@@ -48,13 +49,20 @@ def build_window(con: duckdb.DuckDBPyConnection, window: Window, cfg: Config) ->
     con.execute(_stage_sql(cfg.detectors.cost))
     con.execute(_sessions_sql())
     con.execute(_session_evidence_sql())
-    con.execute(_automation_sql())
+    scratch = attach_scratch(con, cfg.database)
+    con.execute(f"CREATE OR REPLACE TABLE {scratch}.win AS {_automation_sql()}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW win AS SELECT * FROM {scratch}.win")
     for view in ("gw_stage", "gw_base"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
     for t in ("gw_session", "gw_session_evidence", "gw_ua", "gw_hosting", "gw_endpoint_cost", "gw_client", "gw_client_net",
               "gw_endpoint"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return scalar(con, "SELECT count(*) FROM win")
+
+
+def has_window(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection has `win` from an earlier build_window."""
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = 'win' AND temporary"))
 
 
 def _classify_user_agents(con: duckdb.DuckDBPyConnection) -> None:
@@ -232,7 +240,6 @@ def _automation_sql() -> str:
     """`automated` in [0, 1]: the CDN's bot score where logged, else a noisy-or of gatewarden's own evidence:
     an HTTP library or headless UA is near proof of a script, plus the session's evidence above."""
     return """
-    CREATE OR REPLACE TEMP TABLE win AS
     WITH ev AS (
         -- Without the columns no detector reads: at 10M extras requests `win` outgrows the memory limit, and the
         -- unique session cookies alone weighed 400 MB of it.

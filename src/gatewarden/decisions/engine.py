@@ -15,12 +15,13 @@ import duckdb
 
 from gatewarden import ratelimits
 from gatewarden.config import Config
-from gatewarden.db import dicts, scalar, table_exists
+from gatewarden.db import dicts, scalar
 from gatewarden.decisions import legit, policy, safety, store
 from gatewarden.decisions.model import Decision
 from gatewarden.detectors.base import Window
 from gatewarden.emitters import Context, render_all, write_all
 from gatewarden.errors import GatewardenError, SafetyValveTripped
+from gatewarden.features import has_window
 from gatewarden.files import write_atomic
 from gatewarden.ops.state import record_published_limits, smooth_published_limits
 
@@ -52,7 +53,7 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
                               FROM findings WHERE window_start = ? AND window_end = ?""", [window.start, window.end])
     basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
     run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
-    legit.build(con, window, dc.supporting_detectors, from_win=reuse_win and table_exists(con, "win"))
+    legit.build(con, window, dc.supporting_detectors, from_win=reuse_win and has_window(con))
     limits = ratelimits.recommend(con, window, "gw_legit", dc.rate_limit_headroom, dc.rate_limit_min_entities)
     # Published limits move smoothly from last night's (EWMA, bounded change); throttles and the backtest use the published ones.
     day = (window.end - timedelta(microseconds=1)).date()

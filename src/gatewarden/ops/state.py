@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 
 from gatewarden.config import Config
-from gatewarden.db import rows, scalar, table_exists
+from gatewarden.db import rows, scalar
 from gatewarden.detectors.base import Window
-from gatewarden.features import build_window
+from gatewarden.features import build_window, has_window
 from gatewarden.ops.config import OperationsConfig
 
 # scope -> the `win` expression naming the entity; '*' is the whole day.
@@ -40,7 +40,7 @@ def record_day(con: duckdb.DuckDBPyConnection, cfg: Config, day: date, analysed:
     """Replace `day`'s rows of entity_daily and threshold_daily. Reuses the temp table `win` when the
     analysis window `analysed` covers the whole day (the nightly case), else builds features for the day."""
     whole = day_window(day)
-    if not (analysed and table_exists(con, "win") and analysed.start <= whole.start and analysed.end >= whole.end):
+    if not (analysed and has_window(con) and analysed.start <= whole.start and analysed.end >= whole.end):
         build_window(con, whole, cfg)
     # cost is rounded far below what anyone reads: a parallel float sum's last bits vary between runs. `automated`
     # has three decimals, so its mean is taken over exact integers (a float mean could round either way at 4 places).

@@ -17,7 +17,7 @@ import duckdb
 from gatewarden.config import Config
 from gatewarden.db import dicts, rows, scalar, table_exists
 from gatewarden.detectors.base import Window
-from gatewarden.features import build_window
+from gatewarden.features import build_window, has_window
 from gatewarden.replay import STOPPING, Matcher, Rule, window_source
 from gatewarden.reports.config import ReportsConfig
 
@@ -36,7 +36,7 @@ def latest_decision_run(con: duckdb.DuckDBPyConnection, window: Window) -> str |
 def collect(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, reuse_win: bool = False,
             step: Callable[[str, int], None] | None = None) -> dict[str, Any]:
     """`step(section, how_many)` is called as each section starts (progress bars)."""
-    if not reuse_win or not table_exists(con, "win"):
+    if not reuse_win or not has_window(con):
         build_window(con, window, cfg)
     day = (window.end - timedelta(microseconds=1)).date()
     run = latest_decision_run(con, window)
