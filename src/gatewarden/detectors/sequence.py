@@ -92,9 +92,11 @@ class SequenceDetector(Detector):
             SELECT t.stratum, t.prev, t.endpoint, t.c, f.total,
                    -ln((t.c + {s.smoothing!r}) / (f.total + {s.smoothing!r} * v.states)) AS nll
             FROM t JOIN f ON t.stratum = f.stratum AND t.prev = f.prev, v""")
+        # Rounded far below what anyone reads: a parallel float mean varies in its last bits from run to run, and the
+        # population's medians of these went into findings' details unrounded (2.4894775907124025 / ...403).
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_sessions AS
-            SELECT q.session_key, count(*) AS steps, avg(n.nll) AS surprise,
-                   stddev_pop(q.gap_s) / nullif(avg(q.gap_s), 0) AS gap_cv, avg(q.gap_s) AS mean_gap_s
+            SELECT q.session_key, count(*) AS steps, round(avg(n.nll), 12) AS surprise,
+                   round(stddev_pop(q.gap_s) / nullif(avg(q.gap_s), 0), 12) AS gap_cv, round(avg(q.gap_s), 12) AS mean_gap_s
             FROM gw_seq q JOIN gw_seq_nll n ON n.stratum = q.stratum AND n.prev = q.prev AND n.endpoint = q.endpoint
             GROUP BY q.session_key HAVING count(*) >= {s.min_steps}""")
         self._precedence(con, window)
