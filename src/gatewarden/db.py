@@ -62,7 +62,7 @@ SCRATCH = "gw_scratch"
 
 
 def attach_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig) -> str:
-    """Attach (once per process) a database file of this process's own beside the database, and return its name.
+    """Attach a database file of this process's own beside the database (once per open database), and return its name.
 
     A day's analysis window is written there rather than as a temp table: stored, its columns are compressed
     (a 10M-request window takes 0.4 GB instead of 2.8 GB), so it stays in memory where a temp table spilled
@@ -89,8 +89,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True
 
 

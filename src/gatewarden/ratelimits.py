@@ -42,10 +42,10 @@ def confidence(entities: int) -> str:
     return "high" if entities >= 200 else "medium" if entities >= 30 else "low"
 
 
-def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, headroom: float = 2.0,
-              min_entities: int = 5, scratch: str | None = None) -> list[dict]:
-    """Tonight's raw recommendations. `legit` is a table of req_key of legitimate-looking requests (decisions/legit.py).
-    With `scratch` (db.attach_scratch), the window's requests are stored there, compressed, instead of in a temp table."""
+def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, scratch: str, headroom: float = 2.0,
+              min_entities: int = 5) -> list[dict]:
+    """Tonight's raw recommendations. `legit` is a table of req_key of legitimate-looking requests (decisions/legit.py);
+    the window's requests are stored in the database `scratch` (db.attach_scratch)."""
     _keyed(con, window, legit, scratch)
     # One aggregate per key and endpoint grouping, as in the backtest's counts (one over the whole view can exhaust memory).
     con.execute("""CREATE OR REPLACE TEMP TABLE rl_buckets
@@ -71,18 +71,14 @@ def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, headro
     } for s in stats]
 
 
-def _keyed(con: duckdb.DuckDBPyConnection, window: Window, legit: str, scratch: str | None) -> None:
+def _keyed(con: duckdb.DuckDBPyConnection, window: Window, legit: str, scratch: str) -> None:
     """rl_win: the window's requests with their keys and whether they look legitimate; the view rl_keyed over it.
-    Stored in `scratch`, rl_win stays in memory at 10M requests, where a temp table spilled and the backtest read it
-    back from disk."""
-    select = f"""SELECT r.req_key, r.ts, coalesce(r.endpoint, '/') AS endpoint, r.token, r.client_ip, r.ja4,
-               l.req_key IS NOT NULL AS legit
-        FROM ({window_source(window.start, window.end)}) r LEFT JOIN (SELECT DISTINCT req_key FROM {legit}) l USING (req_key)"""
-    if scratch:
-        con.execute(f"CREATE OR REPLACE TABLE {scratch}.rl_win AS {select}")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW rl_win AS SELECT * FROM {scratch}.rl_win")
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE rl_win AS {select}")
+    Stored in `scratch`, compressed, rl_win stays in memory at 10M requests, where a temp table spilled and the
+    backtest read it back from disk."""
+    con.execute(f"""CREATE OR REPLACE TABLE {scratch}.rl_win AS
+        SELECT r.req_key, r.ts, coalesce(r.endpoint, '/') AS endpoint, r.token, r.client_ip, r.ja4, l.req_key IS NOT NULL AS legit
+        FROM ({window_source(window.start, window.end)}) r LEFT JOIN (SELECT DISTINCT req_key FROM {legit}) l USING (req_key)""")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW rl_win AS SELECT * FROM {scratch}.rl_win")
     keyed_view(con)
 
 
