@@ -33,7 +33,8 @@ def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConne
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.exists():
         raise GatewardenError(f"Database {path} does not exist.", "Run `gatewarden ingest LOGS --db {path}` first.")
-    config: dict[str, Any] = {"memory_limit": db.memory_limit, "temp_directory": str(temp_directory(db))}
+    temp = Path(db.temp_directory) if db.temp_directory else path.with_name(path.name + ".tmp")
+    config: dict[str, Any] = {"memory_limit": db.memory_limit, "temp_directory": str(temp)}
     if db.threads:
         config["threads"] = db.threads
     try:
@@ -54,20 +55,23 @@ def connect(db: DatabaseConfig, read_only: bool = False) -> duckdb.DuckDBPyConne
     return con
 
 
-def temp_directory(db: DatabaseConfig) -> Path:
-    return Path(db.temp_directory) if db.temp_directory else Path(db.path).with_name(Path(db.path).name + ".tmp")
-
-
 SCRATCH = "gw_scratch"
 
 
-def attach_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig) -> str:
-    """Attach a database file of this process's own beside the database (once per open database), and return its name.
+def store_in_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig, name: str, select: str) -> None:
+    """Table `name` of the rows of `select`, in this process's scratch database, seen through a temp view `name`.
 
-    A day's analysis window is written there rather than as a temp table: stored, its columns are compressed
-    (a 10M-request window takes 0.4 GB instead of 2.8 GB), so it stays in memory where a temp table spilled
-    to disk and every detector read it back from there. The file goes when the process ends; one left by a
-    process that died is removed by the next."""
+    Big working tables of a day (the analysis window) go there rather than into temp tables: stored, their columns
+    are compressed (a 10M-request window takes 0.4 GB instead of 2.8 GB), so they stay in memory where a temp table
+    spilled to disk and every reader read it back from there."""
+    scratch = _attach_scratch(con, db)
+    con.execute(f"CREATE OR REPLACE TABLE {scratch}.{name} AS {select}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {scratch}.{name}")
+
+
+def _attach_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig) -> str:
+    """Attach a database file of this process's own beside the database (once per open database); its name.
+    The file goes when the process ends; one left by a process that died is removed by the next."""
     if scalar(con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SCRATCH]):
         return SCRATCH
     main = Path(db.path).resolve()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from gatewarden.db import attach_scratch, scalar, table_exists
+from gatewarden.db import scalar, store_in_scratch, table_exists
 from gatewarden.detectors.base import Window
 
 if TYPE_CHECKING:
@@ -49,9 +49,7 @@ def build_window(con: duckdb.DuckDBPyConnection, window: Window, cfg: Config) ->
     con.execute(_stage_sql(cfg.detectors.cost))
     con.execute(_sessions_sql())
     con.execute(_session_evidence_sql())
-    scratch = attach_scratch(con, cfg.database)
-    con.execute(f"CREATE OR REPLACE TABLE {scratch}.win AS {_automation_sql()}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW win AS SELECT * FROM {scratch}.win")
+    store_in_scratch(con, cfg.database, "win", _automation_sql())
     for view in ("gw_stage", "gw_base"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
     for t in ("gw_session", "gw_session_evidence", "gw_ua", "gw_hosting", "gw_endpoint_cost", "gw_client", "gw_client_net",

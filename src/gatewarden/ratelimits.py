@@ -25,12 +25,16 @@ apart for legitimate-looking requests and for the rest (flagged, attack or unjud
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from gatewarden.db import dicts
+from gatewarden.db import dicts, store_in_scratch
 from gatewarden.detectors.base import Window
 from gatewarden.replay import window_source
+
+if TYPE_CHECKING:
+    from gatewarden.config import DatabaseConfig
 
 KEYS = {"token": "token", "ip": "client_ip", "fingerprint": "ja4"}  # key -> canonical field
 WINDOWS_S = (60, 600, 3600, 86400)  # each a multiple of the one before: the backtest sums buckets into the next window's
@@ -42,11 +46,10 @@ def confidence(entities: int) -> str:
     return "high" if entities >= 200 else "medium" if entities >= 30 else "low"
 
 
-def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, scratch: str, headroom: float = 2.0,
+def recommend(con: duckdb.DuckDBPyConnection, db: DatabaseConfig, window: Window, legit: str, headroom: float = 2.0,
               min_entities: int = 5) -> list[dict]:
-    """Tonight's raw recommendations. `legit` is a table of req_key of legitimate-looking requests (decisions/legit.py);
-    the window's requests are stored in the database `scratch` (db.attach_scratch)."""
-    _keyed(con, window, legit, scratch)
+    """Tonight's raw recommendations. `legit` is a table of req_key of legitimate-looking requests (decisions/legit.py)."""
+    _keyed(con, db, window, legit)
     # One aggregate per key and endpoint grouping, as in the backtest's counts (one over the whole view can exhaust memory).
     con.execute("""CREATE OR REPLACE TEMP TABLE rl_buckets
                    (endpoint VARCHAR, key VARCHAR, window_s INTEGER, entity VARCHAR, bucket DOUBLE, n BIGINT)""")
@@ -71,14 +74,12 @@ def recommend(con: duckdb.DuckDBPyConnection, window: Window, legit: str, scratc
     } for s in stats]
 
 
-def _keyed(con: duckdb.DuckDBPyConnection, window: Window, legit: str, scratch: str) -> None:
-    """rl_win: the window's requests with their keys and whether they look legitimate; the view rl_keyed over it.
-    Stored in `scratch`, compressed, rl_win stays in memory at 10M requests, where a temp table spilled and the
-    backtest read it back from disk."""
-    con.execute(f"""CREATE OR REPLACE TABLE {scratch}.rl_win AS
+def _keyed(con: duckdb.DuckDBPyConnection, db: DatabaseConfig, window: Window, legit: str) -> None:
+    """rl_win: the window's requests with their keys and whether they look legitimate (in the scratch database: a
+    temp table of it spilled at 10M requests); the view rl_keyed over it."""
+    store_in_scratch(con, db, "rl_win", f"""
         SELECT r.req_key, r.ts, coalesce(r.endpoint, '/') AS endpoint, r.token, r.client_ip, r.ja4, l.req_key IS NOT NULL AS legit
         FROM ({window_source(window.start, window.end)}) r LEFT JOIN (SELECT DISTINCT req_key FROM {legit}) l USING (req_key)""")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW rl_win AS SELECT * FROM {scratch}.rl_win")
     keyed_view(con)
 
 

@@ -15,7 +15,7 @@ import duckdb
 
 from gatewarden import ratelimits
 from gatewarden.config import Config
-from gatewarden.db import attach_scratch, dicts, scalar
+from gatewarden.db import dicts, scalar
 from gatewarden.decisions import legit, policy, safety, store
 from gatewarden.decisions.model import Decision
 from gatewarden.detectors.base import Window
@@ -54,8 +54,7 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
     basis = f"{window.start}|{window.end}|{dc.model_dump_json()}|{evidence}"
     run_id = hashlib.blake2b(basis.encode(), digest_size=8).hexdigest()
     legit.build(con, window, dc.supporting_detectors, from_win=reuse_win and has_window(con))
-    limits = ratelimits.recommend(con, window, "gw_legit", attach_scratch(con, cfg.database), dc.rate_limit_headroom,
-                                  dc.rate_limit_min_entities)
+    limits = ratelimits.recommend(con, cfg.database, window, "gw_legit", dc.rate_limit_headroom, dc.rate_limit_min_entities)
     # Published limits move smoothly from last night's (EWMA, bounded change); throttles and the backtest use the published ones.
     day = (window.end - timedelta(microseconds=1)).date()
     limits = smooth_published_limits(con, limits, day, cfg.operations)
