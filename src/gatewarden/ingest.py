@@ -65,7 +65,7 @@ class IngestRefused(GatewardenError):
 
 def _same_content(recorded: str, digest: str, path: Path) -> bool:
     # Files recorded before the switch to sha256 carry a bare blake2b digest.
-    return recorded == digest or (":" not in recorded and recorded == content_hash(path, "blake2b"))
+    return recorded == digest or (":" not in recorded and recorded == content_hash(path, legacy=True))
 
 
 def _canonical_insert(cfg: Config, source_file: str) -> str:

@@ -82,10 +82,9 @@ class ContentDigest:
         return f"{self.algorithm}:{self._hash.hexdigest()}"
 
 
-def content_hash(path: Path, algorithm: str = "sha256") -> str:
-    """The file's ContentDigest, in a pass of its own. `algorithm="blake2b"` gives the unprefixed digest recorded by
+def content_hash(path: Path, *, legacy: bool = False) -> str:
+    """The file's ContentDigest, in a pass of its own. `legacy=True` gives the unprefixed blake2b digest recorded by
     earlier versions, so their files stay unchanged."""
-    legacy = algorithm == "blake2b"
     h = hashlib.blake2b(digest_size=16) if legacy else ContentDigest()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 22):
