@@ -73,15 +73,17 @@ class SequenceDetector(Detector):
     def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
         s = self.settings
         # Only what the models need is sorted by session; the evidence of the few flagged sessions is joined
-        # back from `win` by req_key at the end (gw_seq_flagged).
+        # back from `win` by req_key at the end (gw_seq_flagged). Sessions are their key's 64-bit hash (two would have
+        # to collide to merge): the key strings (`s:<cookie>#1`) made this temp table, which DuckDB keeps uncompressed,
+        # spill at 10M requests, and every step after it groups and joins by session.
         con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq AS
-            SELECT session_key, coalesce(ua_class, 'other') AS stratum, token, ts, endpoint, cost, req_key,
+            SELECT hash(session_key) AS session, coalesce(ua_class, 'other') AS stratum, token, ts, endpoint, cost, req_key,
                    row_number() OVER w AS step,
                    coalesce(lag(endpoint) OVER w, '^') AS prev,
                    lag(endpoint, 2) OVER w AS prev2,
                    epoch(ts - lag(ts) OVER w) AS gap_s
             FROM win WHERE endpoint IS NOT NULL AND session_key IS NOT NULL AND NOT coalesce(is_static, false)
-            WINDOW w AS (PARTITION BY session_key ORDER BY ts, req_key)""")
+            WINDOW w AS (PARTITION BY hash(session_key) ORDER BY ts, req_key)""")
         if not con.execute("SELECT count(*) FROM gw_seq").fetchall()[0][0]:
             return None
         self._store_ngrams(con, window)
@@ -95,10 +97,10 @@ class SequenceDetector(Detector):
         # Rounded far below what anyone reads: a parallel float mean varies in its last bits from run to run, and the
         # population's medians of these went into findings' details unrounded (2.4894775907124025 / ...403).
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_sessions AS
-            SELECT q.session_key, count(*) AS steps, round(avg(n.nll), 12) AS surprise,
+            SELECT q.session, count(*) AS steps, round(avg(n.nll), 12) AS surprise,
                    round(stddev_pop(q.gap_s) / nullif(avg(q.gap_s), 0), 12) AS gap_cv, round(avg(q.gap_s), 12) AS mean_gap_s
             FROM gw_seq q JOIN gw_seq_nll n ON n.stratum = q.stratum AND n.prev = q.prev AND n.endpoint = q.endpoint
-            GROUP BY q.session_key HAVING count(*) >= {s.min_steps}""")
+            GROUP BY q.session HAVING count(*) >= {s.min_steps}""")
         self._precedence(con, window)
         n_sessions = "(SELECT count(*) FROM gw_seq_sessions)"
         surprise_thr = robust_threshold("gw_seq_sessions", "surprise", s.k_mad, 0.0)
@@ -107,15 +109,15 @@ class SequenceDetector(Detector):
                   (SELECT median(gap_cv) AS med FROM gw_seq_sessions) m GROUP BY m.med))"""
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_flags AS
             WITH st AS {surprise_thr}, ct AS {cv_thr}
-            SELECT coalesce(ss.session_key, pv.session_key) AS session_key,
+            SELECT coalesce(ss.session, pv.session) AS session,
                    ss.steps, ss.surprise, st.threshold AS surprise_threshold, ss.surprise >= st.threshold AS surprising,
                    ss.gap_cv, ss.mean_gap_s, ct.threshold AS cv_threshold, ss.gap_cv <= ct.threshold AS regular,
                    coalesce(pv.violations, 0) AS violations, pv.skipped, coalesce(pv.throwaway, false) AS throwaway,
                    pv.token_hours, st.med AS surprise_median, ct.med AS cv_median
-            FROM gw_seq_sessions ss FULL JOIN gw_seq_violations pv ON pv.session_key = ss.session_key, st, ct""")
+            FROM gw_seq_sessions ss FULL JOIN gw_seq_violations pv ON pv.session = ss.session, st, ct""")
         con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq_flagged AS
-            SELECT w.*, s.step FROM win w JOIN gw_seq s USING (req_key)
-            WHERE s.session_key IN (SELECT session_key FROM gw_seq_flags
+            SELECT w.*, s.session, s.step FROM win w JOIN gw_seq s USING (req_key)
+            WHERE s.session IN (SELECT session FROM gw_seq_flags
                                     WHERE coalesce(surprising, false) OR violations > 0 OR coalesce(regular, false))""")
         signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
         common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
@@ -153,27 +155,27 @@ class SequenceDetector(Detector):
                      WHEN {skipping} AND bool_or(coalesce(f.surprising, false)) THEN 'high'
                      WHEN {skipping} OR any_value({signals}) >= 2 OR {score} >= 2 THEN 'medium' ELSE 'low' END"""
             parts.append(f"""
-            SELECT 'sequence' AS detector, 'session' AS scope, q.session_key AS value, '{metric}' AS metric,
+            SELECT 'sequence' AS detector, 'session' AS scope, any_value(q.session_key) AS value, '{metric}' AS metric,
                 {observed} AS observed, {threshold} AS threshold, {score} AS score,
                 {severity} AS severity,
                 {common},
                 json_object({base_details}, {extra}, 'window_hours', {window.hours!r}) AS details
-            FROM gw_seq_flagged q JOIN gw_seq_flags f ON f.session_key = q.session_key
-            WHERE {flagged} GROUP BY q.session_key""")
+            FROM gw_seq_flagged q JOIN gw_seq_flags f ON f.session = q.session
+            WHERE {flagged} GROUP BY q.session""")
         return " UNION ALL ".join(parts)
 
     def _precedence(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
-        """gw_seq_violations(session_key, violations, skipped, token_hours, throwaway): expensive endpoints reached
+        """gw_seq_violations(session, violations, skipped, token_hours, throwaway): expensive endpoints reached
         without a usual predecessor, and whether the session's token is a throwaway (see the module docstring)."""
         s = self.settings
         con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_violations AS
-            WITH ordered AS (SELECT session_key FROM gw_seq GROUP BY session_key HAVING count(*) >= {s.min_order_steps}),
-            firsts AS (SELECT session_key, arg_min(stratum, step) AS stratum, endpoint, min(step) AS first_step
-                       FROM gw_seq SEMI JOIN ordered USING (session_key) GROUP BY session_key, endpoint),
+            WITH ordered AS (SELECT session FROM gw_seq GROUP BY session HAVING count(*) >= {s.min_order_steps}),
+            firsts AS (SELECT session, arg_min(stratum, step) AS stratum, endpoint, min(step) AS first_step
+                       FROM gw_seq SEMI JOIN ordered USING (session) GROUP BY session, endpoint),
             reach AS (SELECT stratum, endpoint, count(*) AS sessions FROM firsts GROUP BY stratum, endpoint),
             before AS (
                 SELECT b.stratum, b.endpoint AS target, a.endpoint AS pred, count(*) AS sessions
-                FROM firsts b JOIN firsts a ON a.session_key = b.session_key AND a.first_step < b.first_step
+                FROM firsts b JOIN firsts a ON a.session = b.session AND a.first_step < b.first_step
                 GROUP BY b.stratum, b.endpoint, a.endpoint),
             usual AS (
                 SELECT x.stratum, x.target, x.pred, x.sessions / r.sessions AS share
@@ -184,11 +186,11 @@ class SequenceDetector(Detector):
                 HAVING avg(cost) >= (SELECT median(cost) FROM gw_seq)),
             guarded AS (SELECT DISTINCT u.stratum, u.target FROM usual u JOIN expensive e ON e.endpoint = u.target),
             reached AS (
-                SELECT b.session_key, b.stratum, b.endpoint, EXISTS (
+                SELECT b.session, b.stratum, b.endpoint, EXISTS (
                     SELECT 1 FROM firsts a JOIN usual u ON u.stratum = b.stratum AND u.pred = a.endpoint AND u.target = b.endpoint
-                    WHERE a.session_key = b.session_key AND a.first_step < b.first_step) AS honoured
+                    WHERE a.session = b.session AND a.first_step < b.first_step) AS honoured
                 FROM firsts b JOIN guarded g ON g.stratum = b.stratum AND g.target = b.endpoint),
-            cand AS (SELECT session_key, stratum, endpoint FROM reached WHERE NOT honoured),
+            cand AS (SELECT session, stratum, endpoint FROM reached WHERE NOT honoured),
             -- A precedence is a rule only where skipping it is rare: most sessions reaching the target honour it.
             rule AS (
                 SELECT c.stratum, c.endpoint FROM cand c JOIN reach r ON r.stratum = c.stratum AND r.endpoint = c.endpoint
@@ -196,31 +198,31 @@ class SequenceDetector(Detector):
             v AS (SELECT c.* FROM cand c JOIN rule USING (stratum, endpoint)),
             -- A session's token is its most used one. Needed only for violating sessions and the other sessions of their
             -- tokens: those all carry one of the tokens seen in a violating session.
-            v_tokens AS (SELECT DISTINCT token FROM gw_seq SEMI JOIN v USING (session_key) WHERE token IS NOT NULL),
+            v_tokens AS (SELECT DISTINCT token FROM gw_seq SEMI JOIN v USING (session) WHERE token IS NOT NULL),
             session_token AS (
-                SELECT session_key, {stable_mode('token')} AS token FROM gw_seq
-                SEMI JOIN (SELECT session_key FROM gw_seq WHERE token IN (SELECT token FROM v_tokens)
-                           UNION SELECT session_key FROM v) USING (session_key)
-                GROUP BY session_key),
+                SELECT session, {stable_mode('token')} AS token FROM gw_seq
+                SEMI JOIN (SELECT session FROM gw_seq WHERE token IN (SELECT token FROM v_tokens)
+                           UNION SELECT session FROM v) USING (session)
+                GROUP BY session),
             -- Per token, across its sessions: did one honour the order wherever it applied, how many hours was it active.
             tokens AS (
                 SELECT t.token, count(DISTINCT date_trunc('hour', q.ts)) AS hours,
-                       bool_or(t.session_key IN (SELECT session_key FROM reached GROUP BY ALL HAVING bool_and(honoured))) AS honoured
-                FROM gw_seq q JOIN session_token t USING (session_key)
-                WHERE t.token IN (SELECT x.token FROM v JOIN session_token x USING (session_key))
+                       bool_or(t.session IN (SELECT session FROM reached GROUP BY ALL HAVING bool_and(honoured))) AS honoured
+                FROM gw_seq q JOIN session_token t USING (session)
+                WHERE t.token IN (SELECT x.token FROM v JOIN session_token x USING (session))
                 GROUP BY t.token),
             seen_before AS (
                 SELECT DISTINCT token FROM requests
                 WHERE ts < TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S}' AND token IN (SELECT token FROM tokens))
-            SELECT v.session_key, count(*) AS violations, any_value(k.hours) AS token_hours,
+            SELECT v.session, count(*) AS violations, any_value(k.hours) AS token_hours,
                    coalesce(NOT any_value(k.honoured) AND any_value(k.hours) < {s.established_hours}
                             AND any_value(k.token) NOT IN (SELECT token FROM seen_before), false) AS throwaway,
                    list(json_object('endpoint', v.endpoint, 'usual_predecessors',
                                     (SELECT list(u.pred || ' (' || CAST(round(100 * u.share) AS INTEGER) || '%)' ORDER BY u.share DESC)
                                      FROM usual u WHERE u.stratum = v.stratum AND u.target = v.endpoint),
                                     'client_class', v.stratum) ORDER BY v.endpoint) AS skipped
-            FROM v JOIN session_token t USING (session_key) LEFT JOIN tokens k ON k.token = t.token
-            GROUP BY v.session_key""")
+            FROM v JOIN session_token t USING (session) LEFT JOIN tokens k ON k.token = t.token
+            GROUP BY v.session""")
 
     def _store_ngrams(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
         con.execute("DELETE FROM sequence_ngrams WHERE window_start = ? AND window_end = ?", [window.start, window.end])
@@ -230,9 +232,9 @@ class SequenceDetector(Detector):
             SELECT ?, ?, n, ngram, requests, sessions FROM (
                 SELECT n, ngram, requests, sessions, row_number() OVER (PARTITION BY n ORDER BY requests DESC, ngram) AS rank
                 FROM (SELECT n, concat_ws(' -> ', prev2, prev, endpoint) AS ngram, sum(c) AS requests, count(*) AS sessions
-                      FROM (SELECT 2 AS n, NULL AS prev2, prev, endpoint, session_key, count(*) AS c
+                      FROM (SELECT 2 AS n, NULL AS prev2, prev, endpoint, session, count(*) AS c
                             FROM gw_seq WHERE prev <> '^' GROUP BY ALL
                             UNION ALL
-                            SELECT 3, prev2, prev, endpoint, session_key, count(*) FROM gw_seq WHERE prev2 IS NOT NULL GROUP BY ALL)
+                            SELECT 3, prev2, prev, endpoint, session, count(*) FROM gw_seq WHERE prev2 IS NOT NULL GROUP BY ALL)
                       GROUP BY n, prev2, prev, endpoint))
             WHERE rank <= {self.settings.ngrams_kept}""", [window.start, window.end])
