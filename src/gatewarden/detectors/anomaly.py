@@ -41,17 +41,24 @@ class Anomaly(Detector):
         s: Settings = self.settings  # type: ignore[assignment]
         parts = []
         for scope, (key, other) in ENTITIES.items():
+            # The inter-arrival gaps need the entity's requests in time order: only (entity, ts) goes through that
+            # sort, the other features are plain aggregates (sorting whole rows took 12 s per 10M requests).
             table = con.sql(f"""
-                WITH g AS (SELECT {key} AS value, {other} AS other, ts, endpoint, status, automated, cost, is_static,
-                                  epoch(ts - lag(ts) OVER (PARTITION BY {key} ORDER BY ts)) AS gap
-                           FROM win WHERE {key} IS NOT NULL)
-                SELECT CAST(value AS VARCHAR) AS value, ln(count(*)) AS log_requests, count(DISTINCT endpoint) AS endpoints,
-                       avg(CASE WHEN status >= 400 THEN 1.0 ELSE 0.0 END) AS error_share, avg(automated) AS automated_share,
-                       count(DISTINCT other) AS fanout, ln(1 + 1000 * sum(cost)) AS log_cost,
-                       coalesce(stddev_pop(gap) / nullif(avg(gap), 0), 0) AS timing_cv,
-                       avg(CASE WHEN is_static THEN 1.0 ELSE 0.0 END) AS static_share,
-                       count(DISTINCT date_trunc('hour', ts)) AS active_hours
-                FROM g GROUP BY value HAVING count(*) >= {s.min_requests} ORDER BY value""").to_arrow_table()
+                WITH timing AS (
+                    SELECT value, coalesce(stddev_pop(gap) / nullif(avg(gap), 0), 0) AS timing_cv
+                    FROM (SELECT {key} AS value, epoch(ts - lag(ts) OVER (PARTITION BY {key} ORDER BY ts)) AS gap
+                          FROM win WHERE {key} IS NOT NULL)
+                    GROUP BY value),
+                entity AS (
+                    SELECT {key} AS value, ln(count(*)) AS log_requests, count(DISTINCT endpoint) AS endpoints,
+                           avg(CASE WHEN status >= 400 THEN 1.0 ELSE 0.0 END) AS error_share, avg(automated) AS automated_share,
+                           count(DISTINCT {other}) AS fanout, ln(1 + 1000 * sum(cost)) AS log_cost,
+                           avg(CASE WHEN is_static THEN 1.0 ELSE 0.0 END) AS static_share,
+                           count(DISTINCT date_trunc('hour', ts)) AS active_hours
+                    FROM win WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) >= {s.min_requests})
+                SELECT CAST(e.value AS VARCHAR) AS value, e.log_requests, e.endpoints, e.error_share, e.automated_share,
+                       e.fanout, e.log_cost, t.timing_cv, e.static_share, e.active_hours
+                FROM entity e JOIN timing t USING (value) ORDER BY e.value""").to_arrow_table()
             if table.num_rows < s.min_entities:
                 continue
             x = np.column_stack([np.asarray(table.column(f).to_numpy(zero_copy_only=False), dtype=float) for f in FEATURES])
