@@ -43,6 +43,9 @@ class TimedConnection:
         profile.record(sql, time.perf_counter() - started, time.process_time() - cpu)
         return result
 
+    def sql(self, sql: str, *args, **kwargs) -> TimedRelation:
+        return TimedRelation(self._con.sql(sql, *args, **kwargs), sql, self._profile)
+
     def cursor(self) -> TimedConnection:
         return TimedConnection(self._con.cursor(), self._profile)
 
@@ -57,6 +60,27 @@ class TimedConnection:
 
     def __exit__(self, *exc) -> None:
         self._con.__exit__(*exc)
+
+
+class TimedRelation:
+    """A lazy relation from `con.sql`: the query runs when a result is asked for, so that call is what is timed."""
+
+    RESULTS = frozenset({"to_arrow_table", "fetchall", "fetchone", "df", "pl", "arrow", "execute"})
+
+    def __init__(self, relation: duckdb.DuckDBPyRelation, sql: str, profile: Profile):
+        self._relation, self._sql, self._profile = relation, sql, profile
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._relation, name)
+        if name not in self.RESULTS:
+            return attr
+
+        def timed(*args, **kwargs):
+            started, cpu = time.perf_counter(), time.process_time()
+            result = attr(*args, **kwargs)
+            self._profile.record(self._sql, time.perf_counter() - started, time.process_time() - cpu)
+            return result
+        return timed
 
 
 class Profile:
