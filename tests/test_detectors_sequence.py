@@ -54,13 +54,15 @@ def test_surprise_precedence_and_timing_on_toy_sessions(tmp_path, db_path, cli):
     assert result.exit_code == 0, result.output
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        rows = con.execute("SELECT metric, severity, observed, threshold, match, details FROM findings "
+        rows = con.execute("SELECT metric, severity, observed, threshold, match, details, value FROM findings "
                            "WHERE detector = 'sequence'").fetchall()
+        bot_cookie = con.execute("SELECT session_id FROM requests WHERE request_id = 'bot0'").fetchall()[0][0]
         ngrams = con.execute("SELECT n, ngram, sessions FROM sequence_ngrams ORDER BY n, requests DESC").fetchall()
     finally:
         con.close()
     bot = {r[0]: r for r in rows if json.loads(r[4]) == {"token": "key_skipper"}}
     assert set(bot) == {"sequence_surprise", "precedence_violations", "timing_regularity"}
+    assert {r[6] for r in bot.values()} == {f"s:{bot_cookie}#1"}  # the session's readable key, not its number
     assert bot["sequence_surprise"][1] == "high" and bot["sequence_surprise"][2] > bot["sequence_surprise"][3]
     skipped = json.loads(bot["precedence_violations"][5])["skipped"]
     assert skipped[0]["endpoint"] == "/v1/images/generations" and skipped[0]["usual_predecessors"][0].startswith("/")

@@ -44,7 +44,7 @@ def test_window_features(tmp_path, db_path, cli):
     assert len({r["fingerprint"] for r in browser}) == 1 and browser[0]["fingerprint"].startswith("fp:")
     assert browser[0]["fingerprint"] != script[0]["fingerprint"]
     # 30 minutes of silence split the browser's cookie session in two; the script's run is one session.
-    assert len({r["session_key"] for r in browser}) == 2 and len({r["session_key"] for r in script}) == 1
+    assert len({r["session"] for r in browser}) == 2 and len({r["session"] for r in script}) == 1
     assert all(r["automated"] == 0 for r in browser)
     assert all(r["automated"] >= 0.9 for r in script)
     assert scored["automated"] == 1.0

@@ -50,13 +50,13 @@ class FingerprintQuota(Detector):
         con.execute(f"""
         CREATE OR REPLACE TEMP TABLE gw_fpq_candidates AS
         -- Only the columns read below: `anon` is read twice, so DuckDB materializes it, and whole rows of a 10M day spill.
-        WITH anon AS (SELECT fingerprint, client_ip, net, asn, session_key, automated, ja4, ja3, user_agent, accept_language,
+        WITH anon AS (SELECT fingerprint, client_ip, net, asn, session, automated, ja4, ja3, user_agent, accept_language,
                              ua_family, ua_major, is_hosting
                       FROM win WHERE token IS NULL AND fingerprint IS NOT NULL AND NOT is_static),
         per_ip AS (SELECT fingerprint, client_ip, count(*) AS n FROM anon GROUP BY ALL),
         f AS (
             SELECT fingerprint, count(*) AS requests, count(DISTINCT client_ip) AS ips, count(DISTINCT net) AS nets,
-                   count(DISTINCT asn) AS asns, count(DISTINCT session_key) AS sessions, avg(automated) AS automated_share,
+                   count(DISTINCT asn) AS asns, count(DISTINCT session) AS sessions, avg(automated) AS automated_share,
                    {stable_mode('ja4')} AS ja4, {stable_mode('ja3')} AS ja3,
                    {stable_mode('user_agent')} AS user_agent, count(DISTINCT user_agent) AS user_agents,
                    {stable_mode('accept_language')} AS accept_language, any_value(ua_family) AS ua_family,

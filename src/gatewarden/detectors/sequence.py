@@ -1,6 +1,6 @@
 """sequence: sessions that move through the API unlike the window's population.
 
-Sessions are `win.session_key` (session cookie, token or fingerprint@ip, cut after 30 minutes of
+Sessions are `win.session` (session cookie, token or fingerprint@ip, cut after 30 minutes of
 inactivity); static assets are left out of the sequences. Three signals, all learned from the
 window's own sessions:
 
@@ -35,6 +35,7 @@ from pydantic import Field
 from gatewarden.detectors.base import Detector, Window
 from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, stable_mode
 from gatewarden.detectors.stats import sample_ids
+from gatewarden.sessions import session_keys_sql
 from gatewarden.settings import DetectorSettings
 
 
@@ -73,17 +74,15 @@ class SequenceDetector(Detector):
     def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
         s = self.settings
         # Only what the models need is sorted by session; the evidence of the few flagged sessions is joined
-        # back from `win` by req_key at the end (gw_seq_flagged). Sessions are their key's 64-bit hash (two would have
-        # to collide to merge): the key strings (`s:<cookie>#1`) made this temp table, which DuckDB keeps uncompressed,
-        # spill at 10M requests, and every step after it groups and joins by session.
+        # back from `win` by req_key at the end (gw_seq_flagged), with their readable session keys.
         con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq AS
-            SELECT hash(session_key) AS session, coalesce(ua_class, 'other') AS stratum, token, ts, endpoint, cost, req_key,
+            SELECT session, coalesce(ua_class, 'other') AS stratum, token, ts, endpoint, cost, req_key,
                    row_number() OVER w AS step,
                    coalesce(lag(endpoint) OVER w, '^') AS prev,
                    lag(endpoint, 2) OVER w AS prev2,
                    epoch(ts - lag(ts) OVER w) AS gap_s
-            FROM win WHERE endpoint IS NOT NULL AND session_key IS NOT NULL AND NOT coalesce(is_static, false)
-            WINDOW w AS (PARTITION BY hash(session_key) ORDER BY ts, req_key)""")
+            FROM win WHERE endpoint IS NOT NULL AND NOT coalesce(is_static, false)
+            WINDOW w AS (PARTITION BY session ORDER BY ts, req_key)""")
         if not con.execute("SELECT count(*) FROM gw_seq").fetchall()[0][0]:
             return None
         self._store_ngrams(con, window)
@@ -115,10 +114,12 @@ class SequenceDetector(Detector):
                    coalesce(pv.violations, 0) AS violations, pv.skipped, coalesce(pv.throwaway, false) AS throwaway,
                    pv.token_hours, st.med AS surprise_median, ct.med AS cv_median
             FROM gw_seq_sessions ss FULL JOIN gw_seq_violations pv ON pv.session = ss.session, st, ct""")
-        con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq_flagged AS
-            SELECT w.*, s.session, s.step FROM win w JOIN gw_seq s USING (req_key)
+        flagged = """SELECT w.*, s.step FROM win w JOIN gw_seq s USING (req_key)
             WHERE s.session IN (SELECT session FROM gw_seq_flags
-                                    WHERE coalesce(surprising, false) OR violations > 0 OR coalesce(regular, false))""")
+                                WHERE coalesce(surprising, false) OR violations > 0 OR coalesce(regular, false))"""
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_flagged AS
+            WITH f AS MATERIALIZED ({flagged})
+            SELECT f.*, k.session_key FROM f JOIN ({session_keys_sql('SELECT * FROM f')}) k USING (req_key)""")
         signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
         common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
                 {sample_ids()} AS sample_request_ids,
