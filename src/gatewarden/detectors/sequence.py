@@ -74,15 +74,20 @@ class SequenceDetector(Detector):
     def findings_sql(self, con: duckdb.DuckDBPyConnection, window: Window) -> str | None:
         s = self.settings
         # Only what the models need is sorted by session; the evidence of the few flagged sessions is joined
-        # back from `win` by req_key at the end (gw_seq_flagged), with their readable session keys.
+        # back from `win` by req_key at the end (gw_seq_flagged), with their readable session keys. Endpoints are
+        # numbered in name order (0 is the start state `^`): grouping the day's steps by the strings took most of
+        # the n-gram counts' time, and names are looked up only for what is shown.
+        con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq_endpoints AS
+            SELECT CAST(row_number() OVER (ORDER BY endpoint) AS UINTEGER) AS id, endpoint
+            FROM (SELECT DISTINCT endpoint FROM win WHERE endpoint IS NOT NULL)""")
         con.execute("""CREATE OR REPLACE TEMP TABLE gw_seq AS
-            SELECT session, coalesce(ua_class, 'other') AS stratum, token, ts, endpoint, cost, req_key,
-                   row_number() OVER w AS step,
-                   coalesce(lag(endpoint) OVER w, '^') AS prev,
-                   lag(endpoint, 2) OVER w AS prev2,
-                   epoch(ts - lag(ts) OVER w) AS gap_s
-            FROM win WHERE endpoint IS NOT NULL AND NOT coalesce(is_static, false)
-            WINDOW w AS (PARTITION BY session ORDER BY ts, req_key)""")
+            SELECT w.session, coalesce(w.ua_class, 'other') AS stratum, w.token, w.ts, e.id AS endpoint, w.cost, w.req_key,
+                   row_number() OVER q AS step,
+                   coalesce(lag(e.id) OVER q, 0) AS prev,
+                   lag(e.id, 2) OVER q AS prev2,
+                   epoch(w.ts - lag(w.ts) OVER q) AS gap_s
+            FROM win w JOIN gw_seq_endpoints e ON e.endpoint = w.endpoint WHERE NOT coalesce(w.is_static, false)
+            WINDOW q AS (PARTITION BY w.session ORDER BY w.ts, w.req_key)""")
         if not con.execute("SELECT count(*) FROM gw_seq").fetchall()[0][0]:
             return None
         self._store_ngrams(con, window)
@@ -218,11 +223,13 @@ class SequenceDetector(Detector):
             SELECT v.session, count(*) AS violations, any_value(k.hours) AS token_hours,
                    coalesce(NOT any_value(k.honoured) AND any_value(k.hours) < {s.established_hours}
                             AND any_value(k.token) NOT IN (SELECT token FROM seen_before), false) AS throwaway,
-                   list(json_object('endpoint', v.endpoint, 'usual_predecessors',
-                                    (SELECT list(u.pred || ' (' || CAST(round(100 * u.share) AS INTEGER) || '%)' ORDER BY u.share DESC)
-                                     FROM usual u WHERE u.stratum = v.stratum AND u.target = v.endpoint),
+                   list(json_object('endpoint', ve.endpoint, 'usual_predecessors',
+                                    (SELECT list(pe.endpoint || ' (' || CAST(round(100 * u.share) AS INTEGER) || '%)' ORDER BY u.share DESC)
+                                     FROM usual u JOIN gw_seq_endpoints pe ON pe.id = u.pred
+                                     WHERE u.stratum = v.stratum AND u.target = v.endpoint),
                                     'client_class', v.stratum) ORDER BY v.endpoint) AS skipped
-            FROM v JOIN session_token t USING (session) LEFT JOIN tokens k ON k.token = t.token
+            FROM v JOIN gw_seq_endpoints ve ON ve.id = v.endpoint JOIN session_token t USING (session)
+                 LEFT JOIN tokens k ON k.token = t.token
             GROUP BY v.session""")
 
     def _store_ngrams(self, con: duckdb.DuckDBPyConnection, window: Window) -> None:
@@ -232,10 +239,13 @@ class SequenceDetector(Detector):
         con.execute(f"""INSERT INTO sequence_ngrams
             SELECT ?, ?, n, ngram, requests, sessions FROM (
                 SELECT n, ngram, requests, sessions, row_number() OVER (PARTITION BY n ORDER BY requests DESC, ngram) AS rank
-                FROM (SELECT n, concat_ws(' -> ', prev2, prev, endpoint) AS ngram, sum(c) AS requests, count(*) AS sessions
-                      FROM (SELECT 2 AS n, NULL AS prev2, prev, endpoint, session, count(*) AS c
-                            FROM gw_seq WHERE prev <> '^' GROUP BY ALL
-                            UNION ALL
-                            SELECT 3, prev2, prev, endpoint, session, count(*) FROM gw_seq WHERE prev2 IS NOT NULL GROUP BY ALL)
-                      GROUP BY n, prev2, prev, endpoint))
+                FROM (SELECT g.n, concat_ws(' -> ', e2.endpoint, e1.endpoint, e0.endpoint) AS ngram, g.requests, g.sessions
+                      FROM (SELECT n, prev2, prev, endpoint, sum(c) AS requests, count(*) AS sessions
+                            FROM (SELECT 2 AS n, NULL AS prev2, prev, endpoint, session, count(*) AS c
+                                  FROM gw_seq WHERE prev <> 0 GROUP BY ALL
+                                  UNION ALL
+                                  SELECT 3, prev2, prev, endpoint, session, count(*) FROM gw_seq WHERE prev2 IS NOT NULL GROUP BY ALL)
+                            GROUP BY n, prev2, prev, endpoint) g
+                      JOIN gw_seq_endpoints e0 ON e0.id = g.endpoint JOIN gw_seq_endpoints e1 ON e1.id = g.prev
+                      LEFT JOIN gw_seq_endpoints e2 ON e2.id = g.prev2))
             WHERE rank <= {self.settings.ngrams_kept}""", [window.start, window.end])
