@@ -34,7 +34,7 @@ def test_window_features(tmp_path, db_path, cli):
     assert len(rows) == len(records)
     browser = [r for r in rows.values() if r["token"] == "key_browser1"]
     script = [r for r in rows.values() if r["client_ip"] == "2001:db8:1:2::7"]
-    scored = next(r for r in rows.values() if r["bot_score"] is not None)
+    scored = next(r for r in rows.values() if r["token"] == "key_sdk1")
 
     assert {(r["ua_family"], r["ua_major"], r["ua_class"]) for r in browser} == {("chrome", 120, "browser")}
     assert {(r["ua_family"], r["ua_class"]) for r in script} == {("python-requests", "automation")}

@@ -236,10 +236,10 @@ def _automation_sql() -> str:
     an HTTP library or headless UA is near proof of a script, plus the session's evidence above."""
     return """
     WITH ev AS (
-        -- Without the columns no detector reads: at 10M extras requests `win` outgrows the memory limit, and the
-        -- unique session cookies alone weighed 400 MB of it. A session is a 64-bit number (two would have to collide
+        -- Without the columns no detector reads (cost and automated are made of duration_ms and bot_score): at 10M
+        -- extras requests `win` outgrows the memory limit, and the unique session cookies alone weighed 400 MB of it. A session is a 64-bit number (two would have to collide
         -- to merge): storing each request's readable session key took a quarter of the time `win` takes to write.
-        SELECT st.* EXCLUDE (session_base, session_id, host, referer, bytes_out),
+        SELECT st.* EXCLUDE (session_base, session_id, host, referer, bytes_out, ip_num, duration_ms),
             hash(ks.base, ks.session_no) AS session, ks.session_no,
             CASE st.ua_class WHEN 'automation' THEN 0.9 WHEN 'headless' THEN 0.9 WHEN 'bot' THEN 0.95 WHEN 'empty' THEN 0.8
                              WHEN 'sdk' THEN 0.3 WHEN 'other' THEN 0.3 ELSE 0.0 END AS e_ua,
@@ -248,7 +248,7 @@ def _automation_sql() -> str:
         JOIN gw_session ks ON ks.req_key = st.req_key
         JOIN gw_session_evidence se ON se.base = ks.base AND se.session_no = ks.session_no
     )
-    SELECT * EXCLUDE (e_ua, e_timing, e_session),
+    SELECT * EXCLUDE (e_ua, e_timing, e_session, bot_score),
         CASE WHEN bot_score IS NOT NULL THEN CASE WHEN bot_score < 30 THEN 1.0 ELSE 0.0 END
              ELSE CAST(round(1 - (1 - e_ua) * (1 - e_timing) * (1 - e_session), 3) AS DOUBLE) END AS automated
     FROM ev
