@@ -237,8 +237,9 @@ def _automation_sql() -> str:
     return """
     WITH ev AS (
         -- Without the columns no detector reads (cost and automated are made of duration_ms and bot_score): at 10M
-        -- extras requests `win` outgrows the memory limit, and the unique session cookies alone weighed 400 MB of it. A session is a 64-bit number (two would have to collide
-        -- to merge): storing each request's readable session key took a quarter of the time `win` takes to write.
+        -- extras requests `win` outgrows the memory limit, and the unique session cookies alone weighed 400 MB of it.
+        -- A session is a 64-bit number (two would have to collide to merge): storing each request's readable session
+        -- key took a quarter of the time `win` takes to write.
         SELECT st.* EXCLUDE (session_base, session_id, host, referer, bytes_out, ip_num, duration_ms),
             hash(ks.base, ks.session_no) AS session, ks.session_no,
             CASE st.ua_class WHEN 'automation' THEN 0.9 WHEN 'headless' THEN 0.9 WHEN 'bot' THEN 0.95 WHEN 'empty' THEN 0.8
