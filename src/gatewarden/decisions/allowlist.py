@@ -103,7 +103,8 @@ def _verified_ips(con: duckdb.DuckDBPyConnection, crawler: VerifiedCrawler, wind
 
 def _bundled_verified_ips(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, str]:
     """Verified crawlers of the bundled CrowdSec legit-bot lists (published ranges, else the operator's ASN)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE gw_allow_src AS SELECT client_ip, ip_num, asn, user_agent FROM requests "
-                "WHERE ts >= ? AND ts < ?", [window.start, window.end])
+    # A view: the check reads its distinct User-Agents first and then only the rows of claimed bots.
+    con.execute("CREATE OR REPLACE TEMP VIEW gw_allow_src AS SELECT client_ip, ip_num, asn, user_agent FROM requests "
+                f"WHERE ts >= TIMESTAMP '{window.start:%Y-%m-%d %H:%M:%S.%f}' AND ts < TIMESTAMP '{window.end:%Y-%m-%d %H:%M:%S.%f}'")
     verified_crawlers(con, "gw_allow_src", "gw_allow_crawlers")
     return dict(rows(con, "SELECT client_ip, min(bot_name) FROM gw_allow_crawlers WHERE status = 'verified' GROUP BY client_ip"))

@@ -81,16 +81,19 @@ def verified_crawlers(con: duckdb.DuckDBPyConnection, source_table: str, into: s
     in_list = lambda names: "[" + ", ".join(sql_str(n) for n in names) + "]::VARCHAR[]"  # noqa: E731
     try:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE {into} AS
-            WITH claims AS (
-                SELECT client_ip, ip_num, asn, user_agent, {name_case} AS bot_name
-                FROM (SELECT DISTINCT client_ip, ip_num, asn, user_agent FROM {source_table}
-                      WHERE user_agent IS NOT NULL AND ip_num IS NOT NULL)),
+            WITH bots AS MATERIALIZED (  -- the regexes run once per distinct User-Agent, not per (address, User-Agent)
+                SELECT user_agent, {name_case} AS bot_name
+                FROM (SELECT DISTINCT user_agent FROM {source_table} WHERE user_agent IS NOT NULL)),
+            claims AS (
+                SELECT DISTINCT s.client_ip, s.ip_num, s.asn, s.user_agent, b.bot_name
+                FROM {source_table} s JOIN bots b ON b.user_agent = s.user_agent
+                WHERE b.bot_name IS NOT NULL AND s.ip_num IS NOT NULL),
             checked AS (
                 SELECT c.*,
                        EXISTS (SELECT 1 FROM gw_crawler_ranges r WHERE r.name = c.bot_name
                                AND c.ip_num BETWEEN r.range_start AND r.range_end) AS in_ranges,
                        EXISTS (SELECT 1 FROM gw_crawler_asns a WHERE a.name = c.bot_name AND a.asn = c.asn) AS in_asn
-                FROM claims c WHERE bot_name IS NOT NULL)
+                FROM claims c)
             SELECT client_ip, ip_num, asn, user_agent, bot_name,
                    CASE WHEN list_contains({in_list(with_ranges)}, bot_name) THEN
                             CASE WHEN in_ranges THEN 'verified' ELSE 'spoofed' END
