@@ -69,6 +69,14 @@ def store_in_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig, name: s
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {scratch}.{name}")
 
 
+def drop_from_scratch(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Free a table of `store_in_scratch` (or a temp table of that name) once nothing reads it."""
+    con.execute(f"DROP VIEW IF EXISTS {name}")
+    con.execute(f"DROP TABLE IF EXISTS {name}")
+    if scalar(con, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SCRATCH]):
+        con.execute(f"DROP TABLE IF EXISTS {SCRATCH}.{name}")
+
+
 def _attach_scratch(con: duckdb.DuckDBPyConnection, db: DatabaseConfig) -> str:
     """Attach a database file of this process's own beside the database (once per open database); its name.
     The file goes when the process ends; one left by a process that died is removed by the next."""

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from gatewarden.db import dicts, store_in_scratch
+from gatewarden.db import dicts, drop_from_scratch, store_in_scratch
 from gatewarden.detectors.base import Window
 from gatewarden.replay import window_source
 
@@ -201,6 +201,13 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
             "other_requests_throttled": hit.get("other_requests", 0),
             "other_throttled_share": round(hit.get("other_requests", 0) / max(total.get("other", 0), 1), 6),
         }
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop what `recommend` and `backtest` built: the rest of the run (state, report) gets the memory back."""
+    con.execute("DROP VIEW IF EXISTS rl_keyed")
+    con.execute("DROP TABLE IF EXISTS rl_buckets")
+    drop_from_scratch(con, "rl_win")
 
 
 def per_minute_by_scope(limits: list[dict]) -> dict[str, int]:

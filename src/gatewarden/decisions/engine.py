@@ -59,6 +59,7 @@ def run_decisions(con: duckdb.DuckDBPyConnection, cfg: Config, window: Window, o
     day = (window.end - timedelta(microseconds=1)).date()
     limits = smooth_published_limits(con, limits, day, cfg.operations)
     ratelimits.backtest(con, limits)
+    ratelimits.release(con)
     decisions = policy.decide(con, dc, window, ratelimits.per_minute_by_scope(limits), "gw_legit")
     impact = safety.clean_impact(con, decisions, window, "gw_legit")
     active = [d for d in decisions if d.status == "active"]

@@ -76,6 +76,7 @@ def build(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str],
     WHERE token IN (SELECT token FROM {into}_tokens) OR (token IS NULL AND browses)
     UNION ALL
     SELECT req_key, token FROM {into}_requests SEMI JOIN {into}_owner_nets USING (token, net)""")
+    con.execute(f"DROP TABLE {into}_requests")  # a row per request of the day: later stages want the memory
 
 
 def victim_tokens(con: duckdb.DuckDBPyConnection, window: Window, supporting: list[str]) -> list[str]:
