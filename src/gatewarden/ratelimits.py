@@ -98,17 +98,17 @@ def _keyed_select(key: str, grouping: str) -> str:
             f"FROM rl_win WHERE {KEYS[key]} IS NOT NULL")
 
 
-def _count_minutes(con: duckdb.DuckDBPyConnection, groups: list[tuple[str, str]]) -> None:
+def _count_minutes(con: duckdb.DuckDBPyConnection, number: dict[tuple[str, str], int]) -> None:
     """rl_minutes(g, entity, bucket, n, n_legit): requests per entity and UTC minute for each limited (endpoint, key),
-    numbered g in `groups` (rl_groups), one aggregate per key and endpoint grouping straight from rl_win. (One aggregate
+    numbered g in `number` (rl_groups), one aggregate per key and endpoint grouping straight from rl_win. (One aggregate
     over the whole rl_keyed view, 6 x the day, ran out of memory at 10M requests under the 1GB limit instead of spilling.)"""
     con.execute("CREATE OR REPLACE TEMP TABLE rl_minutes (g INTEGER, entity UBIGINT, bucket BIGINT, n BIGINT, n_legit BIGINT)")
     counted = f"entity, {MINUTE}, count(*), count(*) FILTER (WHERE legit)"
     for key in KEYS:
-        if (everything := ("*", key)) in groups:
+        if ("*", key) in number:
             everywhere = _keyed_select(key, "'*'")
-            con.execute(f"INSERT INTO rl_minutes SELECT {groups.index(everything)}, {counted} FROM ({everywhere}) GROUP BY ALL")
-        if any(k == key and e != "*" for e, k in groups):
+            con.execute(f"INSERT INTO rl_minutes SELECT {number['*', key]}, {counted} FROM ({everywhere}) GROUP BY ALL")
+        if any(k == key and e != "*" for e, k in number):
             con.execute(f"""INSERT INTO rl_minutes SELECT g, {counted}
                 FROM ({_keyed_select(key, 'endpoint')}) JOIN rl_groups USING (endpoint, key) GROUP BY ALL""")
 
@@ -119,16 +119,17 @@ def backtest(con: duckdb.DuckDBPyConnection, limits: list[dict]) -> None:
     # Each limited (endpoint, key) is a number g from here on: grouping and joining millions of counts by the two
     # strings took a third of the time (names are looked up again for the results).
     groups = sorted({(s["endpoint"], s["key"]) for s in limits})
+    number = {group: g for g, group in enumerate(groups)}
     con.execute("CREATE OR REPLACE TEMP TABLE rl_groups (g INTEGER, endpoint VARCHAR, key VARCHAR)")
     con.execute("CREATE OR REPLACE TEMP TABLE rl_limits (g INTEGER, window_s INTEGER, lim BIGINT)")
     if limits:
-        con.executemany("INSERT INTO rl_groups VALUES (?, ?, ?)", [[g, *group] for g, group in enumerate(groups)])
+        con.executemany("INSERT INTO rl_groups VALUES (?, ?, ?)", [[g, *group] for group, g in number.items()])
         con.executemany("INSERT INTO rl_limits VALUES (?, ?, ?)",
-                        [[groups.index((s["endpoint"], s["key"])), s["window_s"], s["limit"]] for s in limits])
+                        [[number[(s["endpoint"], s["key"])], s["window_s"], s["limit"]] for s in limits])
     # Requests per entity and bucket, legitimate-looking ones apart, from the UTC minute up: each window is a whole
     # multiple of the one before and aligned on the epoch, so its buckets are sums of the smaller window's
     # (floor(floor(t / a) / k) = floor(t / (a k))).
-    _count_minutes(con, groups)
+    _count_minutes(con, number)
     totals = {groups[r["g"]]: r for r in dicts(
         con, "SELECT g, sum(n_legit) AS legit, sum(n - n_legit) AS other FROM rl_minutes GROUP BY g")}
     # A fixed-window limiter rejects the requests of a bucket beyond its first `lim`, in arrival order (time, then

@@ -15,9 +15,9 @@ def session_base_sql(session_id: str, token: str, fingerprint: str, client_ip: s
              ELSE 'ip:' || coalesce({client_ip}, '-') END"""
 
 
-def session_keys_sql(rows: str) -> str:
-    """(req_key, session_key) for the `win` rows of the query `rows`: the readable name of their session, e.g.
+def with_session_keys(rows: str) -> str:
+    """The `win` rows of the query `rows` with `session_key`, the readable name of their session, e.g.
     `t:key_3f9a#2`, built again from `requests` for the few sessions a finding names (see `win.session`)."""
     base = session_base_sql("r.session_id", "w.token", "w.fingerprint", "w.client_ip")
-    return f"""SELECT w.req_key, {base} || '#' || CAST(w.session_no AS VARCHAR) AS session_key
+    return f"""SELECT w.*, {base} || '#' || CAST(w.session_no AS VARCHAR) AS session_key
                FROM ({rows}) w JOIN requests r ON r.rowid = w.req_key"""

@@ -35,7 +35,7 @@ from pydantic import Field
 from gatewarden.detectors.base import Detector, Window
 from gatewarden.detectors.sqlparts import ENTITY_KEYS, robust_threshold, stable_mode
 from gatewarden.detectors.stats import sample_ids
-from gatewarden.sessions import session_keys_sql
+from gatewarden.sessions import with_session_keys
 from gatewarden.settings import DetectorSettings
 
 
@@ -122,9 +122,7 @@ class SequenceDetector(Detector):
         flagged = """SELECT w.*, s.step FROM win w JOIN gw_seq s USING (req_key)
             WHERE s.session IN (SELECT session FROM gw_seq_flags
                                 WHERE coalesce(surprising, false) OR violations > 0 OR coalesce(regular, false))"""
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE gw_seq_flagged AS
-            WITH f AS MATERIALIZED ({flagged})
-            SELECT f.*, k.session_key FROM f JOIN ({session_keys_sql('SELECT * FROM f')}) k USING (req_key)""")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE gw_seq_flagged AS {with_session_keys(flagged)}")
         signals = ("coalesce(surprising, false)::INT + (violations > 0)::INT + coalesce(regular, false)::INT")
         common = f"""count(*) AS requests, sum(q.cost) AS cost, min(q.ts) AS first_seen, max(q.ts) AS last_seen,
                 {sample_ids()} AS sample_request_ids,
